@@ -1,0 +1,1 @@
+console.log("codex-orchestrator: not built yet")

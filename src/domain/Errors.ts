@@ -1,0 +1,59 @@
+import { Data } from "effect"
+
+/**
+ * Failures a user can act on. Each carries a one-line `message`; the CLI prints it and maps the tag
+ * to an exit code (bad input: 2).
+ */
+
+/** A task id, run id, flag or argument that is refused before anything is written. */
+export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
+  readonly message: string
+}> {}
+
+/** `codex.orchestrator.json` does not parse, does not match, or names what does not exist. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly file: string
+  readonly message: string
+}> {}
+
+export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
+  readonly runId: string
+  readonly message: string
+}> {}
+
+export class ResumeRefusedError extends Data.TaggedError("ResumeRefusedError")<{
+  readonly runId: string
+  readonly message: string
+}> {}
+
+/** A read or write of one file failed; `reason` is the platform's (NotFound, PermissionDenied, ...). */
+export class PersistenceError extends Data.TaggedError("PersistenceError")<{
+  readonly operation: string
+  readonly path: string
+  readonly reason: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** A file on disk exists but does not decode; it is left where it is (or moved aside, never lost). */
+export class CorruptFileError extends Data.TaggedError("CorruptFileError")<{
+  readonly path: string
+  readonly movedTo: string | null
+  readonly message: string
+}> {}
+
+export interface LockHolderInfo {
+  readonly pid?: number
+  readonly host?: string
+  readonly acquired_at?: string
+  readonly unreadable?: boolean
+}
+
+/** The task state lock stayed held through every attempt (CONTRACT §8). */
+export class TaskStateStoreLockError extends Data.TaggedError("TaskStateStoreLockError")<{
+  readonly taskId: string
+  readonly attempts: number
+  readonly lockPath: string
+  readonly holder: LockHolderInfo | null
+  readonly message: string
+}> {}

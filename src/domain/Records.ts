@@ -1,0 +1,77 @@
+import { Schema } from "effect"
+
+/** One line of `RUNS/TASK/metrics.json` (CONTRACT §7). */
+export class MetricsLine extends Schema.Class<MetricsLine>("MetricsLine")({
+  run_id: Schema.String,
+  task_id: Schema.String,
+  pipeline_id: Schema.String,
+  status: Schema.String,
+  started_at: Schema.String,
+  completed_at: Schema.NullOr(Schema.String),
+  duration_seconds: Schema.Number,
+  commands_passed: Schema.Int,
+  commands_failed: Schema.Int,
+  guardrails_present: Schema.Boolean,
+  recorded_at: Schema.String,
+  artifact_path: Schema.String,
+  child_runs: Schema.Int
+}) {}
+
+export const MetricsLineJson = Schema.parseJson(MetricsLine)
+
+/** `errors/NN-SLUG.json`, written when a stage fails (CONTRACT §5). */
+export class StageErrorFile extends Schema.Class<StageErrorFile>("StageErrorFile")({
+  run_id: Schema.String,
+  task_id: Schema.String,
+  command_index: Schema.Int,
+  command_id: Schema.String,
+  command: Schema.NullOr(Schema.String),
+  reason: Schema.Literal("command-failed"),
+  details: Schema.Struct({
+    exit_code: Schema.NullOr(Schema.Int),
+    stderr: Schema.String,
+    stderr_truncated: Schema.optional(Schema.Boolean),
+    stdout_truncated: Schema.optional(Schema.Boolean),
+    stdout_bytes: Schema.optional(Schema.Number),
+    stderr_bytes: Schema.optional(Schema.Number),
+    signal: Schema.optional(Schema.String),
+    timed_out: Schema.optional(Schema.Boolean)
+  }),
+  created_at: Schema.String
+}) {}
+
+export const StageErrorFileJson = Schema.parseJson(StageErrorFile, { space: 2 })
+
+/** The holder written into `RUNS/TASK.lock` (CONTRACT §8). */
+export class LockHolder extends Schema.Class<LockHolder>("LockHolder")({
+  pid: Schema.Int,
+  host: Schema.String,
+  token: Schema.String,
+  acquired_at: Schema.String
+}) {}
+
+export const LockHolderJson = Schema.parseJson(LockHolder)
+
+/** One line of `runner.ndjson` and `commands/NN-SLUG.ndjson`. */
+export const RunnerEvent = Schema.Union(
+  Schema.Struct({
+    type: Schema.Literal("command:start"),
+    command: Schema.NullOr(Schema.String),
+    timestamp: Schema.String,
+    index: Schema.Int
+  }),
+  Schema.Struct({
+    type: Schema.Literal("command:stdout", "command:stderr"),
+    data: Schema.String,
+    timestamp: Schema.String,
+    index: Schema.Int
+  }),
+  Schema.Struct({
+    type: Schema.Literal("command:end"),
+    exit_code: Schema.NullOr(Schema.Int),
+    signal: Schema.optional(Schema.String),
+    timestamp: Schema.String,
+    index: Schema.Int
+  })
+)
+export type RunnerEvent = typeof RunnerEvent.Type
