@@ -63,7 +63,7 @@ export class LockRetryPolicy extends Context.Tag("codex-orchestrator/LockRetryPo
   static readonly schedule = (policy: LockRetryPolicyShape): Schedule.Schedule<Duration.Duration> =>
     Schedule.exponential(Duration.millis(policy.initialDelayMs), policy.backoffFactor).pipe(
       Schedule.jitteredWith({ min: JITTER_MIN, max: JITTER_MAX }),
-      Schedule.modifyDelay((delay) => Duration.min(delay, Duration.millis(policy.maxDelayMs))),
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.millis(policy.maxDelayMs))),
       Schedule.intersect(Schedule.recurs(policy.maxAttempts - 1)),
       Schedule.map(([delay]) => delay)
     )
