@@ -1,19 +1,19 @@
 import { Schema } from "effect"
 
 /** The RunSummary of CONTRACT §6, kept in `run-summary.json`, `RUNS/TASK/RUN/manifest.json` and `state.json`. */
-export class PlanItem extends Schema.Class<PlanItem>("PlanItem")({
+export const PlanItem = Schema.Struct({
   id: Schema.String,
   description: Schema.String,
   requires_cloud: Schema.Boolean
-}) {}
+})
 
 export const SummaryMode = Schema.Literal("mcp", "cloud")
 
-export class TestReport extends Schema.Class<TestReport>("TestReport")({
+export const TestReport = Schema.Struct({
   name: Schema.String,
   status: Schema.Literal("passed", "failed"),
   details: Schema.optional(Schema.String)
-}) {}
+})
 
 export class RunSummary extends Schema.Class<RunSummary>("RunSummary")({
   taskId: Schema.String,
