@@ -1,0 +1,59 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Context, Effect, Layer, Option } from "effect"
+import * as os from "node:os"
+
+/** Facts about processes that the task lock needs to tell a live holder from a dead one. */
+export interface ProcessInfoShape {
+  readonly pid: number
+  readonly hostname: string
+  readonly isAlive: (pid: number) => Effect.Effect<boolean>
+  /** When `pid` started (epoch millis), where the platform tells; a reused pid then shows a later start. */
+  readonly startedAtMillis: (pid: number) => Effect.Effect<Option.Option<number>>
+}
+
+/** Linux reports process start in clock ticks since boot; USER_HZ is 100 on every mainstream architecture. */
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces, so count from its closing ")". */
+export const parseStartTicks = (stat: string): Option.Option<number> => {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return Option.filter(Option.fromNullable(fields[22 - 3]).pipe(Option.map(Number)), Number.isFinite)
+}
+
+export const parseBootTimeSeconds = (stat: string): Option.Option<number> =>
+  Option.fromNullable(/^btime (\d+)$/m.exec(stat)?.[1]).pipe(Option.map(Number))
+
+export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<ProcessInfo, ProcessInfoShape>() {
+  static readonly Live: Layer.Layer<ProcessInfo, never, FileSystem.FileSystem> = Layer.effect(
+    ProcessInfo,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const bootSeconds = yield* fs.readFileString("/proc/stat").pipe(
+        Effect.map(parseBootTimeSeconds),
+        Effect.orElseSucceed(() => Option.none<number>())
+      )
+      const isAlive = (pid: number) =>
+        Effect.sync(() => {
+          try {
+            process.kill(pid, 0)
+            return true
+          } catch (error) {
+            // EPERM: the process exists but belongs to someone else.
+            return (error as NodeJS.ErrnoException).code === "EPERM"
+          }
+        })
+      const startedAtMillis = (pid: number) =>
+        Option.match(bootSeconds, {
+          onNone: () => Effect.succeed(Option.none<number>()),
+          onSome: (boot) =>
+            fs.readFileString(`/proc/${pid}/stat`).pipe(
+              Effect.map((stat) =>
+                Option.map(parseStartTicks(stat), (ticks) => boot * 1000 + (ticks * 1000) / CLOCK_TICKS_PER_SECOND)
+              ),
+              Effect.orElseSucceed(() => Option.none<number>())
+            )
+        })
+      return { pid: process.pid, hostname: os.hostname(), isAlive, startedAtMillis }
+    })
+  )
+}

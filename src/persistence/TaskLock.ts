@@ -1,0 +1,191 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { Clock, Context, Data, Effect, Either, Layer, Option, Schema, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { type LockHolderInfo, type PersistenceError, TaskStateStoreLockError } from "../domain/Errors.js"
+import { LockHolder, LockHolderJson } from "../domain/Records.js"
+import { nowIso } from "../domain/Timestamp.js"
+import { taskPaths } from "../Layout.js"
+import { Settings } from "../Settings.js"
+import { LockRetryPolicy } from "./LockRetryPolicy.js"
+import { isAlreadyExists, isNotFound, toPersistenceError } from "./PlatformFailure.js"
+import { ProcessInfo } from "./ProcessInfo.js"
+
+export interface TaskLockShape {
+  /**
+   * Takes `RUNS/TASK.lock` for the life of the scope (CONTRACT §8), retrying per `LockRetryPolicy`;
+   * released by token when the scope closes, whether by success, failure or interruption.
+   */
+  readonly acquire: (taskId: string) => Effect.Effect<LockHolder, TaskStateStoreLockError | PersistenceError, Scope.Scope>
+}
+
+/** A lock that cannot be read is someone's lock being written, until it is this old. */
+export const UNREADABLE_LOCK_GRACE_MS = 5 * 60 * 1000
+/** /proc start times are derived from a boot time in whole seconds. */
+const START_TIME_SLACK_MS = 1000
+
+class LockBusy extends Data.TaggedError("LockBusy")<{ readonly holder: LockHolderInfo | null }> {}
+
+type Inspection =
+  | { readonly _tag: "Held"; readonly holder: LockHolderInfo }
+  | { readonly _tag: "Stale"; readonly raw: string; readonly why: string }
+  | { readonly _tag: "Gone" }
+
+const decodeHolder = Schema.decodeUnknownEither(LockHolderJson)
+const encodeHolder = Schema.encodeSync(LockHolderJson)
+
+const describe = (holder: LockHolderInfo | null): string =>
+  holder === null
+    ? "an unknown holder"
+    : holder.unreadable === true
+    ? "an unreadable lock file"
+    : `pid ${holder.pid ?? "?"} on ${holder.host ?? "?"} since ${holder.acquired_at ?? "?"}`
+
+export class TaskLock extends Context.Tag("codex-orchestrator/TaskLock")<TaskLock, TaskLockShape>() {
+  static readonly Live: Layer.Layer<
+    TaskLock,
+    never,
+    FileSystem.FileSystem | Path.Path | Settings | LockRetryPolicy | ProcessInfo
+  > = Layer.effect(
+    TaskLock,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const settings = yield* Settings
+      const policy = yield* LockRetryPolicy
+      const processes = yield* ProcessInfo
+      const schedule = LockRetryPolicy.schedule(policy)
+
+      const inspect = (lockPath: string) =>
+        Effect.gen(function*() {
+          const raw = yield* fs.readFileString(lockPath)
+          const decoded = decodeHolder(raw)
+          if (Either.isLeft(decoded)) {
+            const info = yield* fs.stat(lockPath)
+            const now = yield* Clock.currentTimeMillis
+            const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
+            return age >= UNREADABLE_LOCK_GRACE_MS
+              ? { _tag: "Stale", raw, why: `unreadable for ${Math.round(age / 1000)} s` } as const
+              : { _tag: "Held", holder: { unreadable: true } } as const
+          }
+          const holder = decoded.right
+          const known: LockHolderInfo = { pid: holder.pid, host: holder.host, acquired_at: holder.acquired_at }
+          if (holder.host !== processes.hostname) return { _tag: "Held", holder: known } as const
+          if (!(yield* processes.isAlive(holder.pid))) {
+            return { _tag: "Stale", raw, why: `pid ${holder.pid} is not running` } as const
+          }
+          const started = yield* processes.startedAtMillis(holder.pid)
+          const acquiredAt = Date.parse(holder.acquired_at)
+          if (Option.isSome(started) && started.value > acquiredAt + START_TIME_SLACK_MS) {
+            return { _tag: "Stale", raw, why: `pid ${holder.pid} was reused by a process started after the lock was taken` } as const
+          }
+          return { _tag: "Held", holder: known } as const
+        }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed<Inspection>({ _tag: "Gone" })))
+
+      /**
+       * Moves the stale lock aside under a name of our own, then checks that what moved is what was judged
+       * stale: when two processes judge the same dead lock, only one rename finds it; the other either
+       * finds nothing or moves the winner's fresh lock, which it puts back (link fails rather than clobber).
+       */
+      const takeOver = (lockPath: string, raw: string, why: string) =>
+        Effect.gen(function*() {
+          const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`
+          const moved = yield* fs.rename(lockPath, aside).pipe(
+            Effect.as(true),
+            Effect.catchIf(isNotFound, () => Effect.succeed(false))
+          )
+          if (!moved) return false
+          const movedRaw = yield* fs.readFileString(aside)
+          if (movedRaw !== raw) {
+            yield* fs.link(aside, lockPath).pipe(
+              Effect.catchIf(isAlreadyExists, () =>
+                Effect.logWarning(`lock ${lockPath}: a live lock was moved during a takeover race and could not be put back`))
+            )
+            yield* fs.remove(aside)
+            return false
+          }
+          yield* fs.remove(aside)
+          yield* Effect.logWarning(`lock ${lockPath}: took over a stale lock (${why})`)
+          return true
+        })
+
+      const createOnce = (lockPath: string, holder: LockHolder) =>
+        fs.writeFile(lockPath, new TextEncoder().encode(encodeHolder(holder)), { flag: "wx" }).pipe(
+          Effect.as(true),
+          Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
+        )
+
+      const create = (lockPath: string, holder: LockHolder) =>
+        createOnce(lockPath, holder).pipe(
+          Effect.catchIf(isNotFound, () =>
+            Effect.zipRight(fs.makeDirectory(path.dirname(lockPath), { recursive: true }), createOnce(lockPath, holder)))
+        )
+
+      const attempt = (lockPath: string) =>
+        Effect.gen(function*() {
+          const holder = LockHolder.make({
+            pid: processes.pid,
+            host: processes.hostname,
+            token: randomBytes(16).toString("hex"),
+            acquired_at: yield* nowIso
+          })
+          if (yield* create(lockPath, holder)) return holder
+          const found = yield* inspect(lockPath)
+          if (found._tag === "Held") return yield* new LockBusy({ holder: found.holder })
+          if (found._tag === "Stale" && !(yield* takeOver(lockPath, found.raw, found.why))) {
+            return yield* new LockBusy({ holder: null })
+          }
+          if (yield* create(lockPath, holder)) return holder
+          return yield* new LockBusy({ holder: null })
+        }).pipe(
+          Effect.catchTags({
+            BadArgument: (error) => Effect.fail(toPersistenceError("lock", lockPath)(error)),
+            SystemError: (error) => Effect.fail(toPersistenceError("lock", lockPath)(error))
+          })
+        )
+
+      const release = (lockPath: string, holder: LockHolder) =>
+        Effect.gen(function*() {
+          const current = Either.getRight(decodeHolder(yield* fs.readFileString(lockPath)))
+          if (Option.isSome(current) && current.value.token === holder.token) {
+            yield* fs.remove(lockPath)
+          } else {
+            yield* Effect.logWarning(`lock ${lockPath} no longer carries our token; left in place`)
+          }
+        }).pipe(
+          Effect.catchIf(isNotFound, () => Effect.logWarning(`lock ${lockPath} was already gone at release`)),
+          Effect.catchAll((error) => Effect.logError(`could not release lock ${lockPath}: ${error.message}`))
+        )
+
+      const acquire = Effect.fn("TaskLock.acquire")(function*(taskId: string) {
+        const lockPath = taskPaths(settings, taskId).lock
+        let attempts = 0
+        return yield* Effect.acquireRelease(
+          Effect.suspend(() => {
+            attempts++
+            return attempt(lockPath)
+          }),
+          (holder) => release(lockPath, holder)
+        ).pipe(
+          Effect.tapErrorTag("LockBusy", (busy) =>
+            Effect.logWarning(
+              `task ${taskId}: lock ${lockPath} is held by ${describe(busy.holder)} (attempt ${attempts} of ${policy.maxAttempts})`
+            )),
+          Effect.retry({ schedule, while: (error) => error._tag === "LockBusy" }),
+          Effect.catchTag("LockBusy", (busy) => {
+            const error = new TaskStateStoreLockError({
+              taskId,
+              attempts,
+              lockPath,
+              holder: busy.holder,
+              message: `task ${taskId}: the state lock ${lockPath} stayed held by ${describe(busy.holder)} through ${attempts} attempts`
+            })
+            return Effect.zipRight(Effect.logWarning(error.message), Effect.fail(error))
+          })
+        )
+      })
+
+      return { acquire }
+    })
+  )
+}
