@@ -1,0 +1,110 @@
+import { Clock, Effect, Ref } from "effect"
+import type { PersistenceError } from "../domain/Errors.js"
+import { RunManifest } from "../domain/RunManifest.js"
+import { isoAt } from "../domain/Timestamp.js"
+
+/** Where a run's manifest and `.heartbeat` land; the persistence layer provides the real one. */
+export interface ManifestSink {
+  readonly writeManifest: (
+    manifest: RunManifest,
+    options: { readonly final: boolean }
+  ) => Effect.Effect<void, PersistenceError>
+  /** Writes `${isoTimestamp}\n` to `.heartbeat`. */
+  readonly writeHeartbeat: (isoTimestamp: string) => Effect.Effect<void, PersistenceError>
+}
+
+/** What one heartbeat tick did. */
+export type BeatOutcome = "heartbeat-only" | "manifest-written" | "finalized"
+
+export interface ManifestStore {
+  /** The newest state, possibly ahead of the file until the next write. */
+  readonly current: Effect.Effect<RunManifest>
+  /** Apply a change and write the manifest now, serialised with every other write. */
+  readonly update: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<RunManifest, PersistenceError>
+  /** Apply a change in memory only; the next write of any kind carries it. */
+  readonly modify: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<void>
+  /** Clock millis stamped on the last manifest write that succeeded (the store's creation before any). */
+  readonly lastWrittenAt: Effect.Effect<number>
+  /**
+   * One heartbeat tick: sets `heartbeat_at`, rewrites `.heartbeat`, and writes the manifest only when
+   * no manifest write of any kind has succeeded for `quietMillis` (nor one by the heartbeat itself).
+   * Does nothing once `flush` has begun. A failed write of either file fails the tick; the other file
+   * is still attempted.
+   */
+  readonly beat: (options: { readonly quietMillis: number }) => Effect.Effect<BeatOutcome, PersistenceError>
+  /**
+   * The final, durable write (`final: true`). Exactly one write per call, never interleaved with
+   * another write and not interruptible once started; afterwards `beat` writes nothing.
+   */
+  readonly flush: Effect.Effect<void, PersistenceError>
+}
+
+const stamped = (manifest: RunManifest, millis: number): RunManifest =>
+  new RunManifest({ ...manifest, updated_at: isoAt(millis) }, true)
+
+export const make = (initial: RunManifest, sink: ManifestSink): Effect.Effect<ManifestStore> =>
+  Effect.gen(function*() {
+    const createdAt = yield* Clock.currentTimeMillis
+    const state = yield* Ref.make(initial)
+    const lastWritten = yield* Ref.make(createdAt)
+    const lastBeatWritten = yield* Ref.make(createdAt)
+    const finalized = yield* Ref.make(false)
+    // One permit: file contents always follow the order of the states they carry.
+    const writeLock = yield* Effect.makeSemaphore(1)
+
+    // Must run under `writeLock`: stamps the newest state, writes it, and records when.
+    const writeNewest = (options: { readonly final: boolean }) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const next = yield* Ref.updateAndGet(state, (manifest) => stamped(manifest, now))
+        yield* sink.writeManifest(next, options)
+        yield* Ref.set(lastWritten, now)
+        return next
+      })
+
+    const update = Effect.fn("ManifestStore.update")(function*(f: (manifest: RunManifest) => RunManifest) {
+      return yield* writeLock.withPermits(1)(
+        Ref.update(state, f).pipe(Effect.zipRight(writeNewest({ final: false })))
+      )
+    })
+
+    const modify = Effect.fn("ManifestStore.modify")(function*(f: (manifest: RunManifest) => RunManifest) {
+      yield* Ref.update(state, f)
+    })
+
+    const beatManifest = (quietMillis: number) =>
+      writeLock.withPermits(1)(
+        Effect.gen(function*() {
+          if (yield* Ref.get(finalized)) return "finalized" as const
+          const now = yield* Clock.currentTimeMillis
+          const quiet = now - (yield* Ref.get(lastWritten))
+          const sinceBeat = now - (yield* Ref.get(lastBeatWritten))
+          if (quiet < quietMillis || sinceBeat < quietMillis) return "heartbeat-only" as const
+          yield* writeNewest({ final: false })
+          yield* Ref.set(lastBeatWritten, now)
+          return "manifest-written" as const
+        })
+      )
+
+    const beat = Effect.fn("ManifestStore.beat")(function*(options: { readonly quietMillis: number }) {
+      if (yield* Ref.get(finalized)) return "finalized" as const
+      const iso = isoAt(yield* Clock.currentTimeMillis)
+      yield* Ref.update(state, (manifest) => new RunManifest({ ...manifest, heartbeat_at: iso }, true))
+      // `.heartbeat` has one writer, the heartbeat fiber, so it need not wait behind manifest writes.
+      const [, outcome] = yield* Effect.validate(sink.writeHeartbeat(iso), beatManifest(options.quietMillis))
+      return outcome
+    })
+
+    const flush = writeLock.withPermits(1)(
+      Ref.set(finalized, true).pipe(Effect.zipRight(writeNewest({ final: true })))
+    ).pipe(Effect.asVoid, Effect.uninterruptible, Effect.withSpan("ManifestStore.flush"))
+
+    return {
+      current: Ref.get(state),
+      update,
+      modify,
+      lastWrittenAt: Ref.get(lastWritten),
+      beat,
+      flush
+    } satisfies ManifestStore
+  })
