@@ -2,6 +2,9 @@ import * as Path from "@effect/platform/Path"
 import { Effect, Layer, Logger, Option } from "effect"
 import { RunSummary } from "../../src/domain/RunSummary.js"
 import { AtomicFile } from "../../src/persistence/AtomicFile.js"
+import { MetricsRecorder } from "../../src/persistence/MetricsRecorder.js"
+import { PersistenceCoordinator } from "../../src/persistence/PersistenceCoordinator.js"
+import { RunManifestWriter } from "../../src/persistence/RunManifestWriter.js"
 import { LockRetryPolicy, type LockRetryPolicyShape } from "../../src/persistence/LockRetryPolicy.js"
 import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
 import { TaskLock } from "../../src/persistence/TaskLock.js"
@@ -25,14 +28,15 @@ export const fakeProcessInfo = (
 
 export const testSettings = Settings.make("/repo")
 
-/** TaskStateStore, TaskLock and AtomicFile over an in-memory disk, with the given process table and policy. */
+/** Every persistence service over an in-memory disk, with the given process table and policy. */
 export const memoryPersistence = (
   options: {
     readonly processes?: Layer.Layer<ProcessInfo>
     readonly policy?: LockRetryPolicyShape
   } = {}
 ) =>
-  TaskStateStore.Live.pipe(
+  Layer.mergeAll(PersistenceCoordinator.Live, RunManifestWriter.Live, MetricsRecorder.Live).pipe(
+    Layer.provideMerge(TaskStateStore.Live),
     Layer.provideMerge(TaskLock.Live),
     Layer.provideMerge(AtomicFile.Live),
     Layer.provideMerge(options.processes ?? fakeProcessInfo()),

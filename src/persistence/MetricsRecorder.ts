@@ -1,0 +1,67 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import type { PersistenceError } from "../domain/Errors.js"
+import { type MetricsLine, MetricsLineJson } from "../domain/Records.js"
+import { taskPaths } from "../Layout.js"
+import { Settings } from "../Settings.js"
+import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
+
+export interface MetricsRecorderShape {
+  /** Appends one line to `RUNS/TASK/metrics.json` (CONTRACT §7), durably, safe beside other appending processes. */
+  readonly append: (taskId: string, line: MetricsLine) => Effect.Effect<void, PersistenceError>
+  /** Every line that decodes; a line torn by a crash is skipped with a warning. */
+  readonly read: (taskId: string) => Effect.Effect<ReadonlyArray<MetricsLine>, PersistenceError>
+}
+
+const encodeLine = Schema.encodeSync(MetricsLineJson)
+const decodeLine = Schema.decodeUnknownEither(MetricsLineJson)
+const NEWLINE = 0x0a
+
+export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsRecorder")<MetricsRecorder, MetricsRecorderShape>() {
+  static readonly Live: Layer.Layer<MetricsRecorder, never, FileSystem.FileSystem | Settings> = Layer.effect(
+    MetricsRecorder,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const settings = yield* Settings
+
+      const append = Effect.fn("MetricsRecorder.append")(function*(taskId: string, line: MetricsLine) {
+        const paths = taskPaths(settings, taskId)
+        const text = encodeLine(line)
+        yield* fs.makeDirectory(paths.taskRunsDir, { recursive: true }).pipe(
+          Effect.mapError(toPersistenceError("create directory", paths.taskRunsDir))
+        )
+        yield* Effect.scoped(
+          Effect.gen(function*() {
+            // O_APPEND makes each write land whole at the end, whoever else is appending.
+            const file = yield* fs.open(paths.metrics, { flag: "a+" })
+            const size = Number((yield* file.stat).size)
+            let startsFresh = true
+            if (size > 0) {
+              yield* file.seek(size - 1, "start")
+              const last = yield* file.readAlloc(1)
+              startsFresh = Option.match(last, { onNone: () => true, onSome: (bytes) => bytes[0] === NEWLINE })
+            }
+            // A crash can leave a torn last line; starting on a fresh line keeps ours readable.
+            yield* file.writeAll(new TextEncoder().encode(`${startsFresh ? "" : "\n"}${text}\n`))
+            yield* file.sync
+          })
+        ).pipe(Effect.mapError(toPersistenceError("append", paths.metrics)))
+      })
+
+      const read = Effect.fn("MetricsRecorder.read")(function*(taskId: string) {
+        const file = taskPaths(settings, taskId).metrics
+        const text = yield* recoverNotFound(fs.readFileString(file), () => "").pipe(Effect.mapError(toPersistenceError("read", file)))
+        const lines: Array<MetricsLine> = []
+        for (const [index, raw] of text.split("\n").entries()) {
+          if (raw.trim() === "") continue
+          const decoded = decodeLine(raw)
+          if (Either.isRight(decoded)) lines.push(decoded.right)
+          else yield* Effect.logWarning(`${file}: skipped line ${index + 1}, which does not parse (torn by a crash?)`)
+        }
+        return lines
+      })
+
+      return { append, read }
+    })
+  )
+}
