@@ -1,0 +1,365 @@
+import { Command, CommandExecutor } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Cause, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import type { PersistenceError } from "../domain/Errors.js"
+import type { RunnerEvent, StageErrorFile } from "../domain/Records.js"
+import { BoundedCapture } from "./output/BoundedCapture.js"
+import { encodeEvents, type NdjsonLog } from "./output/NdjsonLog.js"
+import type { Redactor } from "./output/Redactor.js"
+import { capturedText, Utf8StreamDecoder } from "./output/Utf8.js"
+import { isoAt } from "../domain/Timestamp.js"
+
+export interface StageRequest {
+  /** 1-based stage index. */
+  readonly index: number
+  /** Run with `bash -c` in `cwd`. */
+  readonly command: string
+  readonly cwd: string
+  /** The stage's own variables, merged over the orchestrator's environment. */
+  readonly env: Readonly<Record<string, string>>
+  readonly timeoutMs?: number | undefined
+  readonly stageLog: NdjsonLog
+  readonly runnerLog: NdjsonLog
+  readonly redactor: Redactor
+}
+
+/** What was kept of one stream (masked, at most 64 KiB) and how much it produced. */
+export interface CapturedStream {
+  /** The kept text; when truncated, the kept start and end joined by `…`. */
+  readonly text: string
+  readonly head: string
+  /** The kept end when truncated, else empty. */
+  readonly tail: string
+  /** Bytes the command wrote to this stream. */
+  readonly totalBytes: number
+  /** Bytes of the (masked) stream that were not kept in memory. */
+  readonly droppedBytes: number
+  readonly truncated: boolean
+}
+
+export interface StageOutcome {
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly timedOut: boolean
+  readonly stdout: CapturedStream
+  readonly stderr: CapturedStream
+}
+
+/** The stage could not be run at all (missing cwd, no shell, unreadable pipe). */
+export class StageSpawnError extends Data.TaggedError("StageSpawnError")<{
+  readonly index: number
+  readonly reason: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface StageProcessShape {
+  readonly run: (request: StageRequest) => Effect.Effect<StageOutcome, StageSpawnError | PersistenceError>
+}
+
+/** How long output may still flow after the command exits before its process group is stopped. */
+export const OUTPUT_GRACE = Duration.seconds(1)
+/** How long a process group has between SIGTERM and SIGKILL. */
+export const KILL_GRACE = Duration.seconds(2)
+
+interface ExitStatus {
+  readonly exitCode: number | null
+  readonly signal: string | null
+}
+
+const ELLIPSIS = "…"
+
+const spawnError = (request: StageRequest, what: string) => (error: PlatformError) =>
+  new StageSpawnError({
+    index: request.index,
+    reason: error._tag === "SystemError" ? error.reason : error._tag,
+    message: `stage ${request.index} ${what}: ${error.message}`,
+    cause: error
+  })
+
+/** One stream's path: bytes counted, decoded as UTF-8, masked, logged, and captured within bounds. */
+class StreamState {
+  readonly capture = new BoundedCapture()
+  private readonly decoder = new Utf8StreamDecoder()
+  private totalBytes = 0
+
+  constructor(
+    private readonly type: "command:stdout" | "command:stderr",
+    private readonly request: StageRequest,
+    private readonly masker = request.redactor.streaming()
+  ) {}
+
+  /** Turns raw chunks into (at most) one event and keeps what the capture allows. */
+  take(chunks: Iterable<Uint8Array>, millis: number): RunnerEvent | undefined {
+    let text = ""
+    for (const chunk of chunks) {
+      this.totalBytes += chunk.length
+      text += this.decoder.decode(chunk)
+      if (this.request.redactor.isEmpty) this.capture.push(chunk)
+    }
+    return this.emit(this.masker.push(text), millis)
+  }
+
+  /** The rest held back by the decoder and the masker, once the stream is over. */
+  finish(millis: number): RunnerEvent | undefined {
+    return this.emit(this.masker.push(this.decoder.flush()) + this.masker.flush(), millis)
+  }
+
+  private emit(data: string, millis: number): RunnerEvent | undefined {
+    if (data.length === 0) return undefined
+    if (!this.request.redactor.isEmpty) this.capture.push(Buffer.from(data, "utf8"))
+    return { type: this.type, data, timestamp: isoAt(millis), index: this.request.index }
+  }
+
+  captured(): CapturedStream {
+    const snapshot = this.capture.snapshot()
+    const { head, tail } = capturedText(snapshot)
+    const truncated = snapshot.droppedBytes > 0
+    return {
+      text: truncated ? head + ELLIPSIS + tail : head,
+      head,
+      tail,
+      totalBytes: this.totalBytes,
+      droppedBytes: snapshot.droppedBytes,
+      truncated
+    }
+  }
+}
+
+const writeBoth = (request: StageRequest, events: ReadonlyArray<RunnerEvent>) => {
+  const lines = encodeEvents(events)
+  return Effect.all([request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines)], {
+    concurrency: 2,
+    discard: true
+  })
+}
+
+const pump = (
+  request: StageRequest,
+  state: StreamState,
+  stream: Stream.Stream<Uint8Array, PlatformError>,
+  name: string
+) =>
+  stream.pipe(
+    Stream.mapError(spawnError(request, `could not read ${name}`)),
+    Stream.runForEachChunk((chunk) =>
+      Effect.flatMap(Clock.currentTimeMillis, (millis) => {
+        const event = state.take(chunk, millis)
+        return event === undefined ? Effect.void : writeBoth(request, [event])
+      })
+    )
+  )
+
+const SIGNAL_IN_MESSAGE = /signal:\s*(SIG[A-Z0-9]+)/
+
+/** The platform reports a death by signal as a failure of `exitCode`; here it is just how the command ended. */
+const awaitExit = (process: CommandExecutor.Process): Effect.Effect<ExitStatus> =>
+  process.exitCode.pipe(
+    Effect.map((code): ExitStatus => ({ exitCode: code, signal: null })),
+    Effect.catchAll((error) =>
+      Effect.succeed<ExitStatus>({
+        exitCode: null,
+        signal: SIGNAL_IN_MESSAGE.exec(error.message)?.[1] ?? "unknown"
+      })
+    )
+  )
+
+/**
+ * SIGTERM to the whole process group, SIGKILL if it is still alive after the grace period. The
+ * platform's own release only sends SIGTERM and then waits forever for the exit.
+ */
+const stopGroup = (process: CommandExecutor.Process) =>
+  Effect.gen(function* () {
+    const running = yield* process.isRunning.pipe(Effect.orElseSucceed(() => false))
+    if (!running) return
+    const stopped = yield* process.kill("SIGTERM").pipe(Effect.ignore, Effect.timeoutOption(KILL_GRACE))
+    if (Option.isNone(stopped)) {
+      yield* process.kill("SIGKILL").pipe(Effect.ignore, Effect.timeoutOption(KILL_GRACE))
+    }
+  })
+
+/** After the command itself exited: stop whatever of its group still holds the pipes. */
+const stopLeftovers = (process: CommandExecutor.Process, pumps: Fiber.Fiber<void, unknown>) =>
+  Effect.gen(function* () {
+    const drained = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(OUTPUT_GRACE))
+    if (Option.isSome(drained)) return
+    yield* process.kill("SIGTERM").pipe(Effect.ignore)
+    const afterTerm = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(KILL_GRACE))
+    if (Option.isSome(afterTerm)) return
+    yield* process.kill("SIGKILL").pipe(Effect.ignore)
+    const afterKill = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(OUTPUT_GRACE))
+    // A process that left the group (setsid) can hold the pipe forever: stop reading it.
+    if (Option.isNone(afterKill)) yield* Fiber.interrupt(pumps)
+  })
+
+const makeRun = (executor: CommandExecutor.CommandExecutor) =>
+  Effect.fn("StageProcess.run")(function* (request: StageRequest) {
+    const command = Command.make("bash", "-c", request.command).pipe(
+      Command.workingDirectory(request.cwd),
+      Command.env(request.env),
+      Command.stdin(Stream.empty)
+    )
+    const startedAt = yield* Clock.currentTimeMillis
+    yield* writeBoth(request, [
+      { type: "command:start", command: request.redactor.mask(request.command), timestamp: isoAt(startedAt), index: request.index }
+    ])
+    const stdout = new StreamState("command:stdout", request)
+    const stderr = new StreamState("command:stderr", request)
+
+    const status = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const process = yield* executor.start(command).pipe(Effect.mapError(spawnError(request, "could not start")))
+        // Registered after the platform's release, so it runs first and escalates to SIGKILL.
+        yield* Effect.addFinalizer(() => stopGroup(process))
+        const pumps = yield* Effect.forkScoped(
+          Effect.all([pump(request, stdout, process.stdout, "stdout"), pump(request, stderr, process.stderr, "stderr")], {
+            concurrency: 2,
+            discard: true
+          })
+        )
+        // A failing pump (log write) must end the wait at once, or the command could block on a full pipe.
+        const pumpFailure = Fiber.join(pumps).pipe(Effect.zipRight(Effect.never))
+        const exited = awaitExit(process).pipe(Effect.raceFirst(pumpFailure))
+        const finished =
+          request.timeoutMs === undefined
+            ? Option.some(yield* exited)
+            : yield* Effect.timeoutOption(exited, Duration.millis(request.timeoutMs))
+        const status: ExitStatus & { readonly timedOut: boolean } = Option.isSome(finished)
+          ? { ...finished.value, timedOut: false }
+          : yield* stopGroup(process).pipe(
+            Effect.zipRight(awaitExit(process).pipe(Effect.timeoutOption(KILL_GRACE))),
+            Effect.map((stopped) => ({
+              exitCode: null,
+              signal: Option.match(stopped, { onNone: () => "SIGKILL", onSome: (exit) => exit.signal }),
+              timedOut: true
+            }))
+          )
+        yield* stopLeftovers(process, pumps)
+        const pumped = yield* Fiber.await(pumps)
+        if (Exit.isFailure(pumped) && !Cause.isInterruptedOnly(pumped.cause)) yield* pumped
+        return status
+      })
+    )
+
+    const endedAt = yield* Clock.currentTimeMillis
+    const tail = [stdout.finish(endedAt), stderr.finish(endedAt)].filter((event) => event !== undefined)
+    yield* writeBoth(request, [
+      ...tail,
+      {
+        type: "command:end",
+        exit_code: status.exitCode,
+        ...(status.signal === null ? {} : { signal: status.signal }),
+        timestamp: isoAt(endedAt),
+        index: request.index
+      }
+    ])
+    return {
+      exitCode: status.exitCode,
+      signal: status.signal,
+      timedOut: status.timedOut,
+      stdout: stdout.captured(),
+      stderr: stderr.captured()
+    } satisfies StageOutcome
+  })
+
+export class StageProcess extends Context.Tag("codex-orchestrator/StageProcess")<StageProcess, StageProcessShape>() {
+  static readonly Live: Layer.Layer<StageProcess, never, CommandExecutor.CommandExecutor> = Layer.effect(
+    StageProcess,
+    Effect.map(CommandExecutor.CommandExecutor, (executor) => ({ run: makeRun(executor) }))
+  )
+}
+
+const SUMMARY_LIMIT = 240
+
+const oneLine = (text: string): string => text.replace(/\s+/g, " ").trim()
+
+const clip = (text: string, limit: number): string => {
+  const chars = Array.from(text)
+  return chars.length <= limit ? text : chars.slice(0, limit - 1).join("") + ELLIPSIS
+}
+
+/** CONTRACT §5: the hint, else why it failed with the start of stderr, else the start of stdout. */
+export const stageSummary = (outcome: StageOutcome, summaryHint: string | undefined): string => {
+  if (summaryHint !== undefined && summaryHint.length > 0) return clip(summaryHint, SUMMARY_LIMIT)
+  const failed = outcome.timedOut || outcome.exitCode !== 0
+  if (!failed) return clip(oneLine(outcome.stdout.head), SUMMARY_LIMIT)
+  const why = outcome.timedOut
+    ? "Timed out"
+    : outcome.exitCode === null
+      ? `Killed by ${outcome.signal ?? "a signal"}`
+      : `Exited with code ${outcome.exitCode}`
+  const stderr = oneLine(outcome.stderr.head)
+  return clip(stderr.length > 0 ? `${why} — ${stderr}` : why, SUMMARY_LIMIT)
+}
+
+/** Bytes a character takes once written inside a JSON string. */
+const jsonCost = (char: string): number => {
+  const code = char.codePointAt(0)!
+  if (code === 0x22 || code === 0x5c) return 2
+  if (code < 0x20) return code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 2 : 6
+  if (code < 0x80) return 1
+  if (code < 0x800) return 2
+  if (code >= 0xd800 && code <= 0xdfff) return 6
+  return code < 0x10000 ? 3 : 4
+}
+
+const jsonBytes = (text: string): number => {
+  let bytes = 0
+  for (const char of text) bytes += jsonCost(char)
+  return bytes
+}
+
+const startWithin = (text: string, budget: number): string => {
+  let used = 0
+  let end = 0
+  for (const char of text) {
+    used += jsonCost(char)
+    if (used > budget) break
+    end += char.length
+  }
+  return text.slice(0, end)
+}
+
+const endWithin = (text: string, budget: number): string => {
+  const chars = Array.from(text)
+  let used = 0
+  let start = chars.length
+  while (start > 0) {
+    used += jsonCost(chars[start - 1]!)
+    if (used > budget) break
+    start--
+  }
+  return chars.slice(start).join("")
+}
+
+/** Room for stderr in an error file, counted in bytes as written (escapes included). */
+export const ERROR_FILE_STDERR_BYTES = 8 * 1024
+const ERROR_FILE_STDERR_START_BYTES = 1024
+
+/** The error file's `details` (CONTRACT §5): at most 8 KiB of stderr, its start and mostly its end. */
+export const errorFileDetails = (outcome: StageOutcome): StageErrorFile["details"] => {
+  const { stderr, stdout } = outcome
+  const fits = !stderr.truncated && jsonBytes(stderr.text) <= ERROR_FILE_STDERR_BYTES
+  const start = fits ? stderr.text : startWithin(stderr.head, ERROR_FILE_STDERR_START_BYTES)
+  const rest = stderr.truncated ? stderr.tail : stderr.head.slice(start.length)
+  const end = fits ? "" : endWithin(rest, ERROR_FILE_STDERR_BYTES - jsonBytes(start) - jsonBytes(ELLIPSIS))
+  return {
+    exit_code: outcome.exitCode,
+    stderr: fits ? stderr.text : start + ELLIPSIS + end,
+    stderr_truncated: !fits,
+    stdout_truncated: stdout.truncated,
+    stdout_bytes: stdout.totalBytes,
+    stderr_bytes: stderr.totalBytes,
+    ...(outcome.signal === null ? {} : { signal: outcome.signal }),
+    ...(outcome.timedOut ? { timed_out: true } : {})
+  }
+}
+
+/** Manifest summary lines, one per stream that overflowed its capture. */
+export const truncationLines = (stageId: string, outcome: StageOutcome): ReadonlyArray<string> =>
+  (["stdout", "stderr"] as const).flatMap((name) => {
+    const stream = outcome[name]
+    return stream.truncated
+      ? [`Stage ${stageId}: ${name} truncated, ${stream.droppedBytes} bytes dropped of ${stream.totalBytes}.`]
+      : []
+  })

@@ -1,0 +1,169 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { RunnerEvent } from "../../src/domain/Records.js"
+import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
+import { Redactor } from "../../src/run/output/Redactor.js"
+import { StageProcess, type StageRequest } from "../../src/run/StageProcess.js"
+
+const TestLayer = StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))
+const decodeEvent = Schema.decodeUnknownSync(Schema.parseJson(RunnerEvent))
+
+const readEvents = (file: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file)
+    return text.split("\n").filter((line) => line.length > 0).map((line) => decodeEvent(line))
+  })
+
+const outputOf = (events: ReadonlyArray<RunnerEvent>, type: "command:stdout" | "command:stderr") =>
+  events.flatMap((event) => (event.type === type ? [event.data] : [])).join("")
+
+/** A killed orphan may stay a zombie where PID 1 does not reap: that counts as stopped. */
+const isAlive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !/^\d+ \(.*\) Z/.test(stat)
+  } catch {
+    return false
+  }
+}
+
+/** Runs one command with both logs in a fresh temp dir; returns the outcome and the decoded logs. */
+const runStage = (command: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+    const stageLogPath = path.join(dir, "01-stage.ndjson")
+    const runnerLogPath = path.join(dir, "runner.ndjson")
+    const env = options.env ?? {}
+    const request: StageRequest = {
+      index: 1,
+      command,
+      cwd: dir,
+      env,
+      timeoutMs: options.timeoutMs,
+      stageLog: yield* NdjsonLog.open(stageLogPath),
+      runnerLog: yield* NdjsonLog.open(runnerLogPath),
+      redactor: yield* Redactor.make({ env })
+    }
+    const stages = yield* StageProcess
+    const outcome = yield* stages.run(request)
+    return {
+      dir,
+      outcome,
+      stageEvents: yield* readEvents(stageLogPath),
+      runnerEvents: yield* readEvents(runnerLogPath)
+    }
+  })
+
+describe("StageProcess (real processes)", () => {
+  it.scopedLive("captures a pipeline's 10 MiB of stdout within bounds and logs every byte", () =>
+    Effect.gen(function* () {
+      const { outcome, stageEvents, runnerEvents } = yield* runStage("yes | head -c 10M")
+      expect(outcome.exitCode).toBe(0)
+      expect(outcome.stdout.totalBytes).toBe(10 * 1024 * 1024)
+      expect(outcome.stdout.truncated).toBe(true)
+      expect(outcome.stdout.droppedBytes).toBe(10 * 1024 * 1024 - 64 * 1024)
+      expect(outcome.stdout.head.startsWith("y\ny\n")).toBe(true)
+      expect(outputOf(stageEvents, "command:stdout")).toBe("y\n".repeat(5 * 1024 * 1024))
+      expect(runnerEvents).toEqual(stageEvents)
+      expect(stageEvents[0]).toMatchObject({ type: "command:start", command: "yes | head -c 10M", index: 1 })
+      expect(stageEvents.at(-1)).toMatchObject({ type: "command:end", exit_code: 0, index: 1 })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("ends the stage when the command exits, stopping a grandchild that holds the pipe", () =>
+    Effect.gen(function* () {
+      const { dir, outcome, stageEvents } = yield* runStage("sleep 30 & echo $! > grandchild.pid; echo parent done")
+      const fs = yield* FileSystem.FileSystem
+      const pid = Number((yield* fs.readFileString(path.join(dir, "grandchild.pid"))).trim())
+      expect(outcome.exitCode).toBe(0)
+      expect(outcome.stdout.text).toBe("parent done\n")
+      expect(outputOf(stageEvents, "command:stdout")).toBe("parent done\n")
+      expect(isAlive(pid)).toBe(false)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("times out a command, stopping its group with SIGTERM", () =>
+    Effect.gen(function* () {
+      const { outcome, stageEvents } = yield* runStage("echo started; sleep 30", { timeoutMs: 300 })
+      expect(outcome).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGTERM" })
+      expect(outcome.stdout.text).toBe("started\n")
+      expect(stageEvents.at(-1)).toMatchObject({ type: "command:end", exit_code: null, signal: "SIGTERM" })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("escalates to SIGKILL when the command ignores SIGTERM", () =>
+    Effect.gen(function* () {
+      const { outcome } = yield* runStage("trap '' TERM; sleep 30", { timeoutMs: 200 })
+      expect(outcome).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGKILL" })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("stops the whole process group when the running fiber is interrupted", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+      const pidFile = path.join(dir, "child.pid")
+      const fiber = yield* Effect.fork(Effect.scoped(runStage(`sleep 30 & echo $! > ${pidFile}; wait`)))
+      while (!(yield* fs.exists(pidFile)) || (yield* fs.readFileString(pidFile)).trim() === "") {
+        yield* Effect.sleep("20 millis")
+      }
+      const pid = Number((yield* fs.readFileString(pidFile)).trim())
+      expect(isAlive(pid)).toBe(true)
+      const exit = yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(isAlive(pid)).toBe(false)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("masks a secret that reaches the pipe in two pieces", () =>
+    Effect.gen(function* () {
+      const { outcome, stageEvents } = yield* runStage(
+        "printf 'key=supers'; sleep 0.2; printf 'ecret123 end\\n'; printf 'supersecret123' >&2",
+        { env: { API_TOKEN: "supersecret123" } }
+      )
+      const logged = outputOf(stageEvents, "command:stdout")
+      expect(logged).toBe("key=*** end\n")
+      expect(outputOf(stageEvents, "command:stderr")).toBe("***")
+      expect(outcome.stdout.text).toBe("key=*** end\n")
+      expect(outcome.stderr.text).toBe("***")
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("reads stdout and stderr together, so a command filling stderr first does not deadlock", () =>
+    Effect.gen(function* () {
+      const { outcome } = yield* runStage("head -c 2M /dev/zero | tr '\\0' e >&2; head -c 2M /dev/zero | tr '\\0' o")
+      expect(outcome.exitCode).toBe(0)
+      expect(outcome.stderr.totalBytes).toBe(2 * 1024 * 1024)
+      expect(outcome.stdout.totalBytes).toBe(2 * 1024 * 1024)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("writes valid JSON lines whatever bytes the command prints", () =>
+    Effect.gen(function* () {
+      const { outcome, stageEvents } = yield* runStage("head -c 300000 /dev/urandom; printf '\\0\\xff\\xc3'")
+      expect(outcome.stdout.totalBytes).toBe(300003)
+      expect(stageEvents.length).toBeGreaterThan(2)
+      expect(outputOf(stageEvents, "command:stdout").endsWith("\u0000\ufffd\ufffd")).toBe(true)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("refuses a missing working directory with StageSpawnError", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+      const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
+      const stages = yield* StageProcess
+      const error = yield* stages
+        .run({
+          index: 3,
+          command: "true",
+          cwd: path.join(dir, "missing"),
+          env: {},
+          stageLog: log,
+          runnerLog: log,
+          redactor: yield* Redactor.make({ env: {} })
+        })
+        .pipe(Effect.flip)
+      expect(error._tag).toBe("StageSpawnError")
+      expect(error.message).toContain("stage 3 could not start")
+    }).pipe(Effect.provide(TestLayer)))
+})
