@@ -1,0 +1,39 @@
+import type { RunManifest } from "../domain/RunManifest.js"
+
+export interface HeartbeatAge {
+  readonly heartbeat_age_seconds: number | null
+  readonly heartbeat_stale: boolean
+}
+
+const millisOf = (iso: string | null | undefined): number | undefined => {
+  if (iso === null || iso === undefined) return undefined
+  const millis = Date.parse(iso.trim())
+  return Number.isNaN(millis) ? undefined : millis
+}
+
+/**
+ * How long since the run last showed it was alive, for `status` (CONTRACT §2, §4). The newest of
+ * `heartbeat_at`, `updated_at` and, when the caller read it, the `.heartbeat` file counts: the heartbeat
+ * rewrites the manifest only every 30 s (the default stale threshold), while every manifest write and
+ * every `.heartbeat` rewrite is just as much a sign of life. `started_at` is the last resort.
+ * Stale means still `in_progress` with that sign older than `heartbeat_stale_after_seconds`.
+ */
+export const heartbeatAge = (
+  manifest: RunManifest,
+  nowMillis: number,
+  options: { readonly heartbeatFileAt?: string | null } = {}
+): HeartbeatAge => {
+  const signs = [manifest.heartbeat_at, manifest.updated_at, options.heartbeatFileAt]
+    .map(millisOf)
+    .filter((millis): millis is number => millis !== undefined)
+  const lastSign = signs.length > 0 ? Math.max(...signs) : millisOf(manifest.started_at)
+  if (lastSign === undefined) {
+    return { heartbeat_age_seconds: null, heartbeat_stale: false }
+  }
+  const ageMillis = Math.max(0, nowMillis - lastSign)
+  return {
+    heartbeat_age_seconds: Math.floor(ageMillis / 1000),
+    heartbeat_stale: manifest.status === "in_progress" &&
+      ageMillis > manifest.heartbeat_stale_after_seconds * 1000
+  }
+}
