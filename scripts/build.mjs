@@ -15,3 +15,4 @@ await build({
   logLevel: "warning"
 })
 await chmod("dist/bin.js", 0o755)
+

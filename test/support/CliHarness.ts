@@ -1,0 +1,107 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Console, Effect, Layer, Logger } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { appLayer, type Platform } from "../../src/AppLayer.js"
+import { main } from "../../src/Cli.js"
+import { Progress } from "../../src/run/Progress.js"
+import { Shutdown, type ShutdownShape } from "../../src/run/Shutdown.js"
+import { StageProcess } from "../../src/run/StageProcess.js"
+import { Settings, type SettingsShape } from "../../src/Settings.js"
+
+export interface CliResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+  readonly logs: ReadonlyArray<string>
+}
+
+const text = (args: ReadonlyArray<unknown>) => args.map(String).join(" ")
+
+/** A Console whose log/error lines land in arrays, so a test sees exactly what a user would. */
+const capturingConsole = (out: Array<string>, err: Array<string>): Console.Console => {
+  const ignore = () => Effect.void
+  const unsafe = globalThis.console
+  return {
+    [Console.TypeId]: Console.TypeId,
+    assert: ignore,
+    clear: Effect.void,
+    count: ignore,
+    countReset: ignore,
+    debug: (...args) => Effect.sync(() => void err.push(text(args))),
+    dir: ignore,
+    dirxml: ignore,
+    error: (...args) => Effect.sync(() => void err.push(text(args))),
+    group: ignore,
+    groupEnd: Effect.void,
+    info: (...args) => Effect.sync(() => void err.push(text(args))),
+    log: (...args) => Effect.sync(() => void out.push(text(args))),
+    table: ignore,
+    time: ignore,
+    timeEnd: ignore,
+    timeLog: ignore,
+    trace: ignore,
+    warn: (...args) => Effect.sync(() => void err.push(text(args))),
+    unsafe
+  }
+}
+
+export interface CliOptions {
+  readonly settings?: Partial<SettingsShape>
+  readonly shutdown?: ShutdownShape
+  readonly stageProcess?: Layer.Layer<StageProcess, never, Platform>
+}
+
+/** Runs the real command tree in-process against the real disk under `root`. */
+export const runCli = (root: string, argv: ReadonlyArray<string>, options: CliOptions = {}) =>
+  Effect.gen(function*() {
+    const out: Array<string> = []
+    const err: Array<string> = []
+    const logs: Array<string> = []
+    const shutdown = options.shutdown ?? (yield* Shutdown.make)
+    const edges = Layer.mergeAll(
+      Settings.layer(Settings.make(root, options.settings)),
+      Layer.succeed(Shutdown, shutdown),
+      Progress.Silent
+    )
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => void logs.push(`${logLevel.label} ${text([message].flat())}`))
+    )
+    const code = yield* main(argv).pipe(
+      Effect.provide(appLayer(NodeContext.layer, edges, options.stageProcess ?? StageProcess.Live)),
+      Effect.provide(logger),
+      Effect.withConsole(capturingConsole(out, err))
+    )
+    return { code, stdout: out.join("\n"), stderr: err.join("\n"), logs } satisfies CliResult
+  })
+
+/** A fresh project root in the OS temp dir, with an optional `codex.orchestrator.json`. */
+export const makeProject = (config?: unknown): string => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "codex-orch-"))
+  if (config !== undefined) fs.writeFileSync(path.join(root, "codex.orchestrator.json"), JSON.stringify(config, null, 2))
+  return root
+}
+
+/** Copies the legacy fixture tree (read-only on disk) into a writable temp root. */
+export const copyLegacyFixture = (): string => {
+  const root = makeProject()
+  fs.cpSync(path.resolve(import.meta.dirname, "../../../shared/fixtures/legacy-runs"), root, { recursive: true, verbatimSymlinks: true })
+  const makeWritable = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name)
+      if (entry.isSymbolicLink()) continue
+      fs.chmodSync(full, entry.isDirectory() ? 0o755 : 0o644)
+      if (entry.isDirectory()) makeWritable(full)
+    }
+  }
+  fs.chmodSync(root, 0o755)
+  makeWritable(root)
+  return root
+}
+
+export const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
+
+export const readLines = (file: string): ReadonlyArray<unknown> =>
+  fs.readFileSync(file, "utf8").split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line))
