@@ -286,6 +286,42 @@ describe("Heartbeat", () => {
       })
     ))
 
+  it.effect("a hanging manifest write by the heartbeat holds a stage write back at most 10 s", () =>
+    capturingLogs((logs) =>
+      Effect.gen(function*() {
+        const disk = yield* memoryDisk
+        // The tick at 30 s is the first to owe the manifest a write; that write never returns.
+        yield* disk.setFault((kind, at) => (kind === "manifest" && at === 30_000 ? "hang" : "ok"))
+        const store = yield* ManifestStore.make(initialManifest, disk.sink)
+        const stageWrittenAt = yield* Ref.make<number | undefined>(undefined)
+        const run = yield* Effect.fork(runWithHeartbeat(
+          store,
+          Effect.gen(function*() {
+            yield* store.update(stage("build", "running"))
+            yield* Effect.sleep("32 seconds")
+            yield* store.update(stage("build", "succeeded"))
+            yield* Ref.set(stageWrittenAt, yield* Clock.currentTimeMillis)
+            yield* Effect.sleep("12 seconds")
+            yield* store.update(finish)
+          })
+        ))
+        yield* TestClock.adjust("52 seconds")
+        yield* Fiber.join(run)
+
+        expect(yield* Ref.get(stageWrittenAt)).toBe(40_000)
+        expect(warnings(logs()).map((w) => w.errors)).toEqual([
+          ["HeartbeatWriteTimeout: heartbeat write took longer than 10 s and was abandoned"]
+        ])
+        expect(yield* disk.manifestWrites).toEqual([
+          { atMillis: 0, final: false },
+          { atMillis: 40_000, final: false },
+          { atMillis: 52_000, final: false },
+          { atMillis: 52_000, final: true }
+        ])
+        expect((yield* disk.onDisk)?.status).toBe("succeeded")
+      })
+    ))
+
   it.effect("interrupted mid-stage: the fiber stops and the final flush happens exactly once", () =>
     Effect.gen(function*() {
       const disk = yield* memoryDisk
