@@ -2,10 +2,10 @@ import { Command, CommandExecutor } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Cause, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
-import type { RunnerEvent, StageErrorFile } from "../domain/Records.js"
+import type { StageErrorFile } from "../domain/Records.js"
 import { BoundedCapture } from "./output/BoundedCapture.js"
-import { encodeEvents, type NdjsonLog } from "./output/NdjsonLog.js"
-import type { Redactor } from "./output/Redactor.js"
+import { type EncodedEvents, encodeEvents, type NdjsonLog, OutputLineEncoder } from "./output/NdjsonLog.js"
+import type { Redactor, StreamMasker } from "./output/Redactor.js"
 import { capturedText, Utf8StreamDecoder } from "./output/Utf8.js"
 import { isoAt } from "../domain/Timestamp.js"
 
@@ -77,38 +77,53 @@ const spawnError = (request: StageRequest, what: string) => (error: PlatformErro
     cause: error
   })
 
-/** One stream's path: bytes counted, decoded as UTF-8, masked, logged, and captured within bounds. */
+/**
+ * One stream's path: bytes counted, logged and captured within bounds. Without secrets to mask the
+ * bytes go straight into ndjson lines (OutputLineEncoder); with secrets they are decoded and masked
+ * as text first, and the capture keeps the masked text so summaries never see a secret either.
+ */
 class StreamState {
   readonly capture = new BoundedCapture()
   private readonly decoder = new Utf8StreamDecoder()
+  private readonly lines: OutputLineEncoder
+  private readonly masker: StreamMasker
   private totalBytes = 0
 
   constructor(
     private readonly type: "command:stdout" | "command:stderr",
-    private readonly request: StageRequest,
-    private readonly masker = request.redactor.streaming()
-  ) {}
+    private readonly request: StageRequest
+  ) {
+    this.lines = new OutputLineEncoder(type, request.index)
+    this.masker = request.redactor.streaming()
+  }
 
-  /** Turns raw chunks into (at most) one event and keeps what the capture allows. */
-  take(chunks: Iterable<Uint8Array>, millis: number): RunnerEvent | undefined {
+  /** The line for these chunks (if they complete any text); write it before the next call. */
+  take(chunks: Iterable<Uint8Array>, millis: number): EncodedEvents | undefined {
+    if (this.request.redactor.isEmpty) {
+      for (const chunk of chunks) {
+        this.totalBytes += chunk.length
+        this.capture.push(chunk)
+      }
+      return this.lines.encode(chunks, isoAt(millis))
+    }
     let text = ""
     for (const chunk of chunks) {
       this.totalBytes += chunk.length
       text += this.decoder.decode(chunk)
-      if (this.request.redactor.isEmpty) this.capture.push(chunk)
     }
-    return this.emit(this.masker.push(text), millis)
+    return this.masked(this.masker.push(text), millis)
   }
 
-  /** The rest held back by the decoder and the masker, once the stream is over. */
-  finish(millis: number): RunnerEvent | undefined {
-    return this.emit(this.masker.push(this.decoder.flush()) + this.masker.flush(), millis)
+  /** What the decoder and the masker still hold, once the stream is over. */
+  finish(millis: number): EncodedEvents | undefined {
+    if (this.request.redactor.isEmpty) return this.lines.flush(isoAt(millis))
+    return this.masked(this.masker.push(this.decoder.flush()) + this.masker.flush(), millis)
   }
 
-  private emit(data: string, millis: number): RunnerEvent | undefined {
+  private masked(data: string, millis: number): EncodedEvents | undefined {
     if (data.length === 0) return undefined
-    if (!this.request.redactor.isEmpty) this.capture.push(Buffer.from(data, "utf8"))
-    return { type: this.type, data, timestamp: isoAt(millis), index: this.request.index }
+    this.capture.push(Buffer.from(data, "utf8"))
+    return encodeEvents([{ type: this.type, data, timestamp: isoAt(millis), index: this.request.index }])
   }
 
   captured(): CapturedStream {
@@ -126,13 +141,11 @@ class StreamState {
   }
 }
 
-const writeBoth = (request: StageRequest, events: ReadonlyArray<RunnerEvent>) => {
-  const lines = encodeEvents(events)
-  return Effect.all([request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines)], {
+const writeBoth = (request: StageRequest, lines: EncodedEvents) =>
+  Effect.all([request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines)], {
     concurrency: 2,
     discard: true
   })
-}
 
 const pump = (
   request: StageRequest,
@@ -144,8 +157,8 @@ const pump = (
     Stream.mapError(spawnError(request, `could not read ${name}`)),
     Stream.runForEachChunk((chunk) =>
       Effect.flatMap(Clock.currentTimeMillis, (millis) => {
-        const event = state.take(chunk, millis)
-        return event === undefined ? Effect.void : writeBoth(request, [event])
+        const lines = state.take(chunk, millis)
+        return lines === undefined ? Effect.void : writeBoth(request, lines)
       })
     )
   )
@@ -200,9 +213,9 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
       Command.stdin(Stream.empty)
     )
     const startedAt = yield* Clock.currentTimeMillis
-    yield* writeBoth(request, [
+    yield* writeBoth(request, encodeEvents([
       { type: "command:start", command: request.redactor.mask(request.command), timestamp: isoAt(startedAt), index: request.index }
-    ])
+    ]))
     const stdout = new StreamState("command:stdout", request)
     const stderr = new StreamState("command:stderr", request)
 
@@ -242,9 +255,11 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
     )
 
     const endedAt = yield* Clock.currentTimeMillis
-    const tail = [stdout.finish(endedAt), stderr.finish(endedAt)].filter((event) => event !== undefined)
-    yield* writeBoth(request, [
-      ...tail,
+    for (const state of [stdout, stderr]) {
+      const rest = state.finish(endedAt)
+      if (rest !== undefined) yield* writeBoth(request, rest)
+    }
+    yield* writeBoth(request, encodeEvents([
       {
         type: "command:end",
         exit_code: status.exitCode,
@@ -252,7 +267,7 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
         timestamp: isoAt(endedAt),
         index: request.index
       }
-    ])
+    ]))
     return {
       exitCode: status.exitCode,
       signal: status.signal,

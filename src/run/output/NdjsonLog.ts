@@ -3,6 +3,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Brand, Effect, Schema, type Scope } from "effect"
 import { PersistenceError } from "../../domain/Errors.js"
 import { RunnerEvent } from "../../domain/Records.js"
+import { maxEscapedLength, Utf8JsonEscaper } from "./JsonUtf8.js"
 
 /** Lines of ndjson that went through the RunnerEvent schema, ready to append as they are. */
 export type EncodedEvents = Uint8Array & Brand.Brand<"EncodedEvents">
@@ -16,6 +17,61 @@ export const encodeEvents = (events: ReadonlyArray<RunnerEvent>): EncodedEvents 
   let text = ""
   for (const event of events) text += encodeLine(event) + "\n"
   return EncodedEvents(Buffer.from(text, "utf8"))
+}
+
+const DATA_START = '"data":"'
+
+/**
+ * Builds `command:stdout` / `command:stderr` lines straight from the command's bytes. The envelope
+ * (type, timestamp, index) is encoded by the RunnerEvent schema around an empty `data`; the data is
+ * escaped byte for byte by Utf8JsonEscaper, so no JS string is made of the output. Each line is a
+ * view into a buffer reused by the next call: write it before encoding the next one.
+ */
+export class OutputLineEncoder {
+  private readonly escaper = new Utf8JsonEscaper()
+  private buffer = Buffer.allocUnsafe(0)
+
+  constructor(
+    private readonly type: "command:stdout" | "command:stderr",
+    private readonly index: number
+  ) {}
+
+  encode(chunks: Iterable<Uint8Array>, timestamp: string): EncodedEvents | undefined {
+    return this.build(timestamp, (offset) => {
+      let n = offset
+      for (const chunk of chunks) {
+        this.reserve(n + maxEscapedLength(chunk.length + this.escaper.pendingBytes) + 256)
+        n = this.escaper.escapeInto(chunk, this.buffer, n)
+      }
+      return n
+    })
+  }
+
+  /** The line for a character left unfinished when the stream ended, if any. */
+  flush(timestamp: string): EncodedEvents | undefined {
+    return this.build(timestamp, (offset) => this.escaper.flushInto(this.buffer, offset))
+  }
+
+  private reserve(bytes: number): void {
+    if (this.buffer.length >= bytes) return
+    const grown = Buffer.allocUnsafe(Math.max(bytes, this.buffer.length * 2))
+    this.buffer.copy(grown)
+    this.buffer = grown
+  }
+
+  private build(timestamp: string, body: (offset: number) => number): EncodedEvents | undefined {
+    const json = encodeLine({ type: this.type, data: "", timestamp, index: this.index })
+    const split = json.indexOf(DATA_START) + DATA_START.length
+    const prefix = json.slice(0, split)
+    const suffix = json.slice(split) + "\n"
+    this.reserve(prefix.length + 256)
+    const start = this.buffer.write(prefix, 0, "latin1")
+    const end = body(start)
+    if (end === start) return undefined
+    this.reserve(end + suffix.length)
+    const length = end + this.buffer.write(suffix, end, "latin1")
+    return EncodedEvents(this.buffer.subarray(0, length))
+  }
 }
 
 /** An append-only ndjson file; appends are serialised so lines from concurrent writers never interleave. */

@@ -1,0 +1,118 @@
+/**
+ * Escapes a UTF-8 byte stream straight into the bytes of a JSON string body, without making a JS
+ * string: the hot path for command output. The result parses to exactly what decoding the stream as
+ * UTF-8 gives (invalid bytes become U+FFFD, one per maximal invalid subpart, as TextDecoder does);
+ * a character split across chunks is held back until its last byte arrives.
+ */
+const COPY = 0
+const UNICODE = 1
+const ESCAPE = new Uint8Array(128)
+for (let byte = 0; byte < 0x20; byte++) ESCAPE[byte] = UNICODE
+for (const [byte, letter] of [[0x08, "b"], [0x09, "t"], [0x0a, "n"], [0x0c, "f"], [0x0d, "r"], [0x22, '"'], [0x5c, "\\"]] as const) {
+  ESCAPE[byte] = letter.charCodeAt(0)
+}
+const HEX = Buffer.from("0123456789abcdef", "latin1")
+const BACKSLASH = 0x5c
+
+/** Bytes of the continuation that follows a lead byte, and the allowed range of its first one (WHATWG). */
+const sequence = (lead: number): readonly [number, number, number] | undefined => {
+  if (lead >= 0xc2 && lead <= 0xdf) return [1, 0x80, 0xbf]
+  if (lead === 0xe0) return [2, 0xa0, 0xbf]
+  if (lead === 0xed) return [2, 0x80, 0x9f]
+  if (lead >= 0xe1 && lead <= 0xef) return [2, 0x80, 0xbf]
+  if (lead === 0xf0) return [3, 0x90, 0xbf]
+  if (lead >= 0xf1 && lead <= 0xf3) return [3, 0x80, 0xbf]
+  if (lead === 0xf4) return [3, 0x80, 0x8f]
+  return undefined
+}
+
+/** Worst case: every byte a control character, 6 bytes each. */
+export const maxEscapedLength = (inputBytes: number): number => inputBytes * 6 + 8
+
+export class Utf8JsonEscaper {
+  private pending: Uint8Array = new Uint8Array(0)
+
+  /** Bytes held back: the start of a character whose end has not arrived yet. */
+  get pendingBytes(): number {
+    return this.pending.length
+  }
+
+  /** Writes the escaped chunk into `out` at `offset` (room: maxEscapedLength) and returns the new offset. */
+  escapeInto(chunk: Uint8Array, out: Uint8Array, offset: number): number {
+    let input = chunk
+    if (this.pending.length > 0) {
+      input = new Uint8Array(this.pending.length + chunk.length)
+      input.set(this.pending)
+      input.set(chunk, this.pending.length)
+      this.pending = new Uint8Array(0)
+    }
+    const length = input.length
+    let n = offset
+    let i = 0
+    while (i < length) {
+      const byte = input[i]!
+      if (byte < 0x80) {
+        const escape = ESCAPE[byte]!
+        if (escape === COPY) {
+          out[n++] = byte
+        } else if (escape === UNICODE) {
+          out[n++] = BACKSLASH
+          out[n++] = 0x75
+          out[n++] = 0x30
+          out[n++] = 0x30
+          out[n++] = HEX[byte >> 4]!
+          out[n++] = HEX[byte & 0xf]!
+        } else {
+          out[n++] = BACKSLASH
+          out[n++] = escape
+        }
+        i++
+        continue
+      }
+      const shape = sequence(byte)
+      if (shape === undefined) {
+        n = replacement(out, n)
+        i++
+        continue
+      }
+      const [continuation, low, high] = shape
+      let k = 1
+      let valid = true
+      for (; k <= continuation; k++) {
+        if (i + k >= length) break
+        const next = input[i + k]!
+        const min = k === 1 ? low : 0x80
+        const max = k === 1 ? high : 0xbf
+        if (next < min || next > max) {
+          valid = false
+          break
+        }
+      }
+      if (!valid) {
+        n = replacement(out, n)
+        i += k
+      } else if (k <= continuation) {
+        this.pending = input.slice(i)
+        break
+      } else {
+        for (let j = 0; j <= continuation; j++) out[n++] = input[i + j]!
+        i += continuation + 1
+      }
+    }
+    return n
+  }
+
+  /** At the end of the stream, a character that never completed is one U+FFFD. */
+  flushInto(out: Uint8Array, offset: number): number {
+    if (this.pending.length === 0) return offset
+    this.pending = new Uint8Array(0)
+    return replacement(out, offset)
+  }
+}
+
+const replacement = (out: Uint8Array, n: number): number => {
+  out[n] = 0xef
+  out[n + 1] = 0xbf
+  out[n + 2] = 0xbd
+  return n + 3
+}

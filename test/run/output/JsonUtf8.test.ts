@@ -1,0 +1,47 @@
+import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
+import { maxEscapedLength, Utf8JsonEscaper } from "../../../src/run/output/JsonUtf8.js"
+
+const escapeInPieces = (bytes: Uint8Array, cuts: ReadonlyArray<number>): string => {
+  const escaper = new Utf8JsonEscaper()
+  const out = new Uint8Array(maxEscapedLength(bytes.length + 4))
+  let n = 0
+  let from = 0
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    const at = Math.min(Math.max(cut, from), bytes.length)
+    n = escaper.escapeInto(bytes.subarray(from, at), out, n)
+    from = at
+  }
+  n = escaper.escapeInto(bytes.subarray(from), out, n)
+  n = escaper.flushInto(out, n)
+  return Buffer.from(out.subarray(0, n)).toString("utf8")
+}
+
+/** Bytes biased towards the interesting cases: control characters, quotes, UTF-8 leads and continuations. */
+const interestingBytes = fc.uint8Array({ maxLength: 300 }).chain((random) =>
+  fc.array(fc.oneof(
+    fc.constantFrom(0x00, 0x0a, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff),
+    fc.integer({ min: 0, max: 255 })
+  ), { maxLength: 300 }).map((extra) => Uint8Array.from([...random.slice(0, 100), ...extra]))
+)
+
+describe("Utf8JsonEscaper", () => {
+  it.prop(
+    "any bytes in any pieces parse as the JSON string of their UTF-8 decoding",
+    [interestingBytes, fc.array(fc.nat({ max: 420 }), { maxLength: 12 })],
+    ([bytes, cuts]) => {
+      const body = escapeInPieces(bytes, cuts)
+      expect(JSON.parse(`"${body}"`)).toBe(new TextDecoder().decode(bytes))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+
+  it("passes valid text through, escaping only what JSON requires", () => {
+    const text = "plain é€😀 \"quoted\" back\\slash\n\t\u0001 \u2028"
+    expect(escapeInPieces(Buffer.from(text), [5, 6, 7, 13, 14])).toBe(JSON.stringify(text).slice(1, -1))
+  })
+
+  it("replaces a character left unfinished at the end with one U+FFFD", () => {
+    expect(escapeInPieces(Uint8Array.of(0x61, 0xf0, 0x9f, 0x98), [2])).toBe("a\ufffd")
+  })
+})
