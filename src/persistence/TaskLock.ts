@@ -21,6 +21,7 @@ export interface TaskLockShape {
 
 /** A lock that cannot be read is someone's lock being written, until it is this old. */
 export const UNREADABLE_LOCK_GRACE_MS = 5 * 60 * 1000
+const ABANDONED_TAKEOVER_MS = 10 * 1000
 /** /proc start times are derived from a boot time in whole seconds. */
 const START_TIME_SLACK_MS = 1000
 
@@ -83,31 +84,47 @@ export class TaskLock extends Context.Tag("codex-orchestrator/TaskLock")<TaskLoc
         }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed<Inspection>({ _tag: "Gone" })))
 
       /**
-       * Moves the stale lock aside under a name of our own, then checks that what moved is what was judged
-       * stale: when two processes judge the same dead lock, only one rename finds it; the other either
-       * finds nothing or moves the winner's fresh lock, which it puts back (link fails rather than clobber).
+       * Takeovers are serialised through an exclusive `TASK.lock.takeover` marker. The winner judges the lock
+       * again and removes it only if it is still the very file judged stale: nothing but a takeover can
+       * replace an existing lock (creation is exclusive), so a live lock is never moved. Two processes that
+       * find the same dead lock cannot both remove it; the loser sees the winner's lock on its re-check.
        */
       const takeOver = (lockPath: string, raw: string, why: string) =>
         Effect.gen(function*() {
-          const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`
-          const moved = yield* fs.rename(lockPath, aside).pipe(
+          const marker = `${lockPath}.takeover`
+          const claim = fs.writeFile(marker, new TextEncoder().encode(`${processes.pid}@${processes.hostname}\n`), { flag: "wx" }).pipe(
             Effect.as(true),
-            Effect.catchIf(isNotFound, () => Effect.succeed(false))
+            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
           )
-          if (!moved) return false
-          const movedRaw = yield* fs.readFileString(aside)
-          if (movedRaw !== raw) {
-            yield* fs.link(aside, lockPath).pipe(
-              Effect.catchIf(isAlreadyExists, () =>
-                Effect.logWarning(`lock ${lockPath}: a live lock was moved during a takeover race and could not be put back`))
+          const claimed = (yield* claim) || ((yield* removeAbandonedMarker(marker)) && (yield* claim))
+          if (!claimed) return false
+          return yield* Effect.gen(function*() {
+            const again = yield* inspect(lockPath)
+            if (again._tag === "Gone") return true
+            if (again._tag !== "Stale" || again.raw !== raw) return false
+            yield* fs.remove(lockPath)
+            yield* Effect.logWarning(`lock ${lockPath}: took over a stale lock (${why})`)
+            return true
+          }).pipe(
+            Effect.ensuring(
+              fs.remove(marker, { force: true }).pipe(
+                Effect.catchAll((error) => Effect.logWarning(`could not remove takeover marker ${marker}: ${error.message}`))
+              )
             )
-            yield* fs.remove(aside)
-            return false
-          }
-          yield* fs.remove(aside)
-          yield* Effect.logWarning(`lock ${lockPath}: took over a stale lock (${why})`)
-          return true
+          )
         })
+
+      /** A marker is held for a few milliseconds; one this old was left by a process that died mid-takeover. */
+      const removeAbandonedMarker = (marker: string) =>
+        Effect.gen(function*() {
+          const info = yield* fs.stat(marker)
+          const now = yield* Clock.currentTimeMillis
+          const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
+          if (age < ABANDONED_TAKEOVER_MS) return false
+          yield* fs.remove(marker, { force: true })
+          yield* Effect.logWarning(`removed takeover marker ${marker}, abandoned ${Math.round(age / 1000)} s ago`)
+          return true
+        }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(true)))
 
       const createOnce = (lockPath: string, holder: LockHolder) =>
         fs.writeFile(lockPath, new TextEncoder().encode(encodeHolder(holder)), { flag: "wx" }).pipe(

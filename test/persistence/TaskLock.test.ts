@@ -1,7 +1,8 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { LockHolder } from "../../src/domain/Records.js"
+import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
 import { TaskLock } from "../../src/persistence/TaskLock.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { captureLogs, fakeProcessInfo, HOST, memoryPersistence, SELF_PID } from "../support/PersistenceTestLayers.js"
@@ -167,5 +168,41 @@ describe("TaskLock", () => {
         )
       expect(maxInside).toBe(1)
       expect(exits.filter(Exit.isSuccess).length).toBeGreaterThanOrEqual(2)
+    }).pipe(Effect.provide(memoryPersistence())))
+
+  it.effect("a lock replaced between the stale judgement and the takeover is left to its new holder", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      yield* mem.seed(LOCK, holderJson(99))
+      const fiber = yield* Effect.fork(Effect.scoped((yield* TaskLock).acquire("t1")))
+      yield* TestClock.adjust(100)
+      expect(yield* mem.readString(LOCK)).toEqual(Option.some(holderJson(77)))
+      yield* TestClock.adjust(3000)
+      expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "TaskStateStoreLockError", holder: { pid: 77 } })
+      expect(yield* mem.readString(LOCK)).toEqual(Option.some(holderJson(77)))
+      expect(yield* mem.files("/repo/.runs")).toEqual([LOCK])
+    }).pipe(Effect.provide(memoryPersistence({
+      // pid 99 exits after releasing, and pid 77 takes the lock, just as we conclude 99 is dead.
+      processes: Layer.effect(ProcessInfo, Effect.map(MemoryFileSystem, (mem) => ({
+        pid: SELF_PID,
+        hostname: HOST,
+        isAlive: (pid: number) =>
+          pid === 99 ? Effect.as(mem.seed(LOCK, holderJson(77)), false) : Effect.succeed(pid === SELF_PID || pid === 77),
+        startedAtMillis: () => Effect.succeed(Option.none())
+      })))
+    }))))
+
+  it.effect("a takeover marker left by a crashed process blocks takeovers only until it is 10 s old", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      yield* mem.seed(LOCK, holderJson(99))
+      yield* mem.seed(`${LOCK}.takeover`, "1@crashed\n")
+      const fiber = yield* Effect.fork(Effect.scoped((yield* TaskLock).acquire("t1")))
+      yield* TestClock.adjust(1000)
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* mem.setMtime(`${LOCK}.takeover`, -20_000)
+      yield* TestClock.adjust(3000)
+      expect((yield* Fiber.join(fiber)).pid).toBe(SELF_PID)
+      expect(yield* mem.files("/repo")).toEqual([])
     }).pipe(Effect.provide(memoryPersistence())))
 })

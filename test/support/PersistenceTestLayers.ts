@@ -31,7 +31,7 @@ export const testSettings = Settings.make("/repo")
 /** Every persistence service over an in-memory disk, with the given process table and policy. */
 export const memoryPersistence = (
   options: {
-    readonly processes?: Layer.Layer<ProcessInfo>
+    readonly processes?: Layer.Layer<ProcessInfo, never, MemoryFileSystem>
     readonly policy?: LockRetryPolicyShape
   } = {}
 ) =>
