@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Context, Effect, Either, Layer, Schema } from "effect"
+import { Context, Deferred, Effect, Either, Layer, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { CorruptFileError, type PersistenceError, type TaskStateStoreLockError } from "../domain/Errors.js"
 import { preserveUnknown, RunSummary, RunSummaryJson, TaskStateSnapshot } from "../domain/RunSummary.js"
@@ -30,6 +30,8 @@ const decodeSnapshot = Schema.decodeUnknownEither(SnapshotFile, preserveUnknown)
 const encodeSnapshot = Schema.encodeSync(SnapshotFile, preserveUnknown)
 const decodeSummary = Schema.decodeUnknownEither(RunSummaryJson, preserveUnknown)
 
+type RecordError = TaskStateStoreLockError | PersistenceError | CorruptFileError
+
 /** One entry per run id, the later record of a run replacing the earlier; ordered by timestamp. */
 export const mergeRuns = (...batches: ReadonlyArray<ReadonlyArray<RunSummary>>): ReadonlyArray<RunSummary> => {
   const byRunId = new Map<string, RunSummary>()
@@ -44,7 +46,7 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
     TaskStateStore,
     never,
     FileSystem.FileSystem | Path.Path | Settings | AtomicFile | TaskLock
-  > = Layer.effect(
+  > = Layer.scoped(
     TaskStateStore,
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -98,14 +100,15 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
             })).pipe(Effect.map((batches) => batches.flat()))
         })
 
-      const recordRun = Effect.fn("TaskStateStore.recordRun")(function*(taskId: string, summary: RunSummary) {
+      /** Merges a batch of summaries under one hold of the lock: read, merge with parked, write, unpark. */
+      const recordBatch = (taskId: string, summaries: ReadonlyArray<RunSummary>) => {
         const paths = taskPaths(settings, taskId)
-        yield* Effect.scoped(
+        return Effect.scoped(
           Effect.gen(function*() {
             yield* lock.acquire(taskId)
             const current = yield* readSnapshotForUpdate(paths.state)
             const parked = yield* readParked(paths.pendingDir)
-            const runs = mergeRuns(current?.runs ?? [], parked.map((entry) => entry.summary), [summary])
+            const runs = mergeRuns(current?.runs ?? [], parked.map((entry) => entry.summary), summaries)
             const next: SnapshotFile = {
               ...current,
               taskId: current?.taskId ?? taskId,
@@ -120,6 +123,43 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
             }
           })
         )
+      }
+
+      /**
+       * Group commit: fibers of this process that record runs of a task while a write for it is under way
+       * join the next batch instead of competing for the file lock with backoff, so in-process writers
+       * cost one lock hold per batch. The batch runs in the layer's scope, not in any caller's fiber.
+       */
+      type Waiter = { readonly summary: RunSummary; readonly done: Deferred.Deferred<void, RecordError> }
+      const queues = new Map<string, Array<Waiter>>()
+      const layerScope = yield* Effect.scope
+
+      const drain = (taskId: string): Effect.Effect<void> =>
+        Effect.gen(function*() {
+          for (;;) {
+            const batch = queues.get(taskId)?.splice(0) ?? []
+            if (batch.length === 0) {
+              queues.delete(taskId)
+              return
+            }
+            const exit = yield* Effect.exit(recordBatch(taskId, batch.map((waiter) => waiter.summary)))
+            yield* Effect.forEach(batch, (waiter) => Deferred.done(waiter.done, exit), { discard: true })
+          }
+        }).pipe(
+          Effect.onInterrupt(() =>
+            Effect.forEach(queues.get(taskId)?.splice(0) ?? [], (waiter) => Deferred.interrupt(waiter.done), { discard: true }))
+        )
+
+      const recordRun = Effect.fn("TaskStateStore.recordRun")(function*(taskId: string, summary: RunSummary) {
+        const done = yield* Deferred.make<void, RecordError>()
+        const queue = queues.get(taskId)
+        if (queue === undefined) {
+          queues.set(taskId, [{ summary, done }])
+          yield* Effect.forkIn(drain(taskId), layerScope)
+        } else {
+          queue.push({ summary, done })
+        }
+        yield* Deferred.await(done)
       })
 
       const read = Effect.fn("TaskStateStore.read")(function*(taskId: string) {

@@ -95,4 +95,18 @@ describe("TaskStateStore", () => {
       expect(after.runs).toHaveLength(legacy.runs.length + 1)
       for (const run of legacy.runs) expect(after.runs.find((r) => r.runId === run.runId)).toEqual(run)
     }).pipe(Effect.provide(memoryPersistence())))
+
+  it.effect("writers in one process share lock holds (group commit) and none is lost", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      const store = yield* TaskStateStore
+      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i + 1), (n) => store.recordRun("t1", sampleSummary("t1", n)), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      expect(Option.getOrThrow(yield* stateOnDisk).runs).toHaveLength(20)
+      const lockTakes = (yield* mem.operations).filter((op) => op.operation === "writeFile" && op.path === "/repo/.runs/t1.lock")
+      expect(lockTakes.length).toBeLessThanOrEqual(3)
+      expect(yield* mem.files("/repo")).toEqual([STATE])
+    }).pipe(Effect.provide(memoryPersistence())))
 })
