@@ -31,6 +31,13 @@ type ProducerName = keyof typeof producers
 const runChild = (producer: ProducerName, secrets: boolean) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-output-"))
   const env: Record<string, string> = secrets ? { API_TOKEN: "not-in-the-output-123" } : {}
+  const peak = { heapTotal: 0, external: 0, arrayBuffers: 0 }
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage()
+    peak.heapTotal = Math.max(peak.heapTotal, usage.heapTotal)
+    peak.external = Math.max(peak.external, usage.external)
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers)
+  }, 20)
   const program = Effect.gen(function* () {
     const stageLog = yield* NdjsonLog.open(path.join(dir, "01-stage.ndjson"))
     const runnerLog = yield* NdjsonLog.open(path.join(dir, "runner.ndjson"))
@@ -51,8 +58,10 @@ const runChild = (producer: ProducerName, secrets: boolean) => {
       seconds,
       maxRssKiB: process.resourceUsage().maxRSS,
       stdoutBytes: outcome.stdout.totalBytes,
-      logBytes
+      logBytes,
+      peakMiB: Object.fromEntries(Object.entries(peak).map(([key, bytes]) => [key, Math.round(bytes / MiB)]))
     }))
+    clearInterval(sampler)
   }).pipe(
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))),
