@@ -11,6 +11,9 @@ for (let byte = 0; byte < 0x20; byte++) ESCAPE[byte] = UNICODE
 for (const [byte, letter] of [[0x08, "b"], [0x09, "t"], [0x0a, "n"], [0x0c, "f"], [0x0d, "r"], [0x22, '"'], [0x5c, "\\"]] as const) {
   ESCAPE[byte] = letter.charCodeAt(0)
 }
+/** 1 for the bytes copied as they are: printable ASCII except `"` and `\`. */
+const SAFE = new Uint8Array(256)
+for (let byte = 0x20; byte < 0x80; byte++) SAFE[byte] = byte === 0x22 || byte === 0x5c ? 0 : 1
 const HEX = Buffer.from("0123456789abcdef", "latin1")
 const BACKSLASH = 0x5c
 
@@ -50,7 +53,13 @@ export class Utf8JsonEscaper {
     let n = offset
     let i = 0
     while (i < length) {
-      const byte = input[i]!
+      let byte = input[i]!
+      // The common case, runs of plain text, in the tightest loop V8 will compile.
+      while (SAFE[byte] === 1) {
+        out[n++] = byte
+        if (++i === length) return n
+        byte = input[i]!
+      }
       if (byte < 0x80) {
         const escape = ESCAPE[byte]!
         if (escape === COPY) {
