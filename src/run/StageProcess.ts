@@ -1,6 +1,6 @@
 import { Command, CommandExecutor } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Cause, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Cause, Chunk, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import type { StageErrorFile } from "../domain/Records.js"
 import { BoundedCapture } from "./output/BoundedCapture.js"
@@ -145,21 +145,38 @@ class StreamState {
 const writeBoth = (request: StageRequest, lines: EncodedEvents) =>
   Effect.zipRight(request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines))
 
+/** Buffers of one stream waiting to be logged; bounded, so a fast command waits for the disk. */
+const PENDING_BUFFERS = 16
+const END_OF_STREAM = new Uint8Array(0)
+
+/**
+ * Reads and writes in two fibers joined by a small queue: while one line is being written the pipe
+ * keeps being read, and the next line takes everything that arrived meanwhile (fewer, larger writes).
+ */
 const pump = (
   request: StageRequest,
   state: StreamState,
   stream: Stream.Stream<Uint8Array, PlatformError>,
   name: string
 ) =>
-  stream.pipe(
-    Stream.mapError(spawnError(request, `could not read ${name}`)),
-    Stream.runForEachChunk((chunk) =>
-      Effect.flatMap(Clock.currentTimeMillis, (millis) => {
-        const lines = state.take(chunk, millis)
-        return lines === undefined ? Effect.void : writeBoth(request, lines)
-      })
+  Effect.gen(function* () {
+    const pending = yield* Queue.bounded<Uint8Array>(PENDING_BUFFERS)
+    const read = stream.pipe(
+      Stream.mapError(spawnError(request, `could not read ${name}`)),
+      Stream.runForEachChunk((chunk) => Queue.offerAll(pending, chunk)),
+      Effect.zipRight(Queue.offer(pending, END_OF_STREAM))
     )
-  )
+    const write = Effect.gen(function* () {
+      while (true) {
+        const batch = yield* Queue.takeBetween(pending, 1, PENDING_BUFFERS)
+        const ended = Chunk.some(batch, (buffer) => buffer === END_OF_STREAM)
+        const lines = state.take(ended ? Chunk.filter(batch, (buffer) => buffer !== END_OF_STREAM) : batch, yield* Clock.currentTimeMillis)
+        if (lines !== undefined) yield* writeBoth(request, lines)
+        if (ended) return
+      }
+    })
+    yield* Effect.all([read, write], { concurrency: 2, discard: true })
+  })
 
 const SIGNAL_IN_MESSAGE = /signal:\s*(SIG[A-Z0-9]+)/
 
