@@ -1,6 +1,7 @@
 import { CommandExecutor } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
+import { PersistenceError } from "../../src/domain/Errors.js"
 import { RunnerEvent, StageErrorFile, StageErrorFileJson } from "../../src/domain/Records.js"
 import type { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
@@ -156,6 +157,39 @@ describe("StageProcess.run (scripted commands)", () => {
       expect(outcome.stdout.text).toBe("token=*** ok\n")
       expect(outcome.stdout.totalBytes).toBe(19)
       expect(JSON.stringify(events)).not.toContain("abcdef123")
+    }))
+
+  it.effect("fails with the PersistenceError of a log write and stops the command", () =>
+    Effect.gen(function* () {
+      const { executor, calls } = ScriptedExecutor.make({ cmd: { stdout: ["out\n"], durationMs: 60_000 } })
+      const stages = yield* StageProcess.pipe(
+        Effect.provide(StageProcess.Live),
+        Effect.provideService(CommandExecutor.CommandExecutor, executor)
+      )
+      const ok = memoryLog()
+      let appends = 0
+      const failing: NdjsonLog = {
+        ...ok.log,
+        appendEncoded: (lines) =>
+          ++appends === 1
+            ? ok.log.appendEncoded(lines)
+            : Effect.fail(new PersistenceError({ operation: "append to", path: "runner.ndjson", reason: "NoSpace", message: "disk full" }))
+      }
+      const fiber = yield* Effect.fork(
+        stages.run({
+          index: 1,
+          command: "cmd",
+          cwd: "/repo",
+          env: {},
+          stageLog: ok.log,
+          runnerLog: failing,
+          redactor: yield* Redactor.make({ env: {} })
+        })
+      )
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error._tag).toBe("PersistenceError")
+      expect(calls[0]!.signals).toEqual(["SIGTERM"])
     }))
 
   it.effect("never splits a UTF-8 character that arrives in pieces", () =>
