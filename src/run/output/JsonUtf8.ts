@@ -16,6 +16,19 @@ const SAFE = new Uint8Array(256)
 for (let byte = 0x20; byte < 0x80; byte++) SAFE[byte] = byte === 0x22 || byte === 0x5c ? 0 : 1
 const HEX = Buffer.from("0123456789abcdef", "latin1")
 const BACKSLASH = 0x5c
+const NO_WORDS = new Uint32Array(0)
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/**
+ * True when none of the word's 4 bytes needs escaping or UTF-8 checks: no byte >= 0x80, < 0x20,
+ * `"` or `\` (bit tricks from "Bit Twiddling Hacks": haszero / hasless).
+ */
+const plainWord = (w: number): boolean => {
+  const quote = w ^ 0x22222222
+  const backslash = w ^ 0x5c5c5c5c
+  return ((w | ((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) &
+    0x80808080) === 0
+}
 
 /** Bytes of the continuation that follows a lead byte, and the allowed range of its first one (WHATWG). */
 const sequence = (lead: number): readonly [number, number, number] | undefined => {
@@ -50,15 +63,30 @@ export class Utf8JsonEscaper {
       this.pending = new Uint8Array(0)
     }
     const length = input.length
+    // Plain text goes 4 bytes at a time through an aligned word view of the input.
+    const aligned = (4 - (input.byteOffset & 3)) & 3
+    const words = length >= aligned + 4
+      ? new Uint32Array(input.buffer, input.byteOffset + aligned, (length - aligned) >> 2)
+      : NO_WORDS
+    const target = new DataView(out.buffer, out.byteOffset, out.byteLength)
     let n = offset
     let i = 0
     while (i < length) {
-      let byte = input[i]!
-      // The common case, runs of plain text, in the tightest loop V8 will compile.
-      while (SAFE[byte] === 1) {
+      if (i >= aligned && ((i - aligned) & 3) === 0) {
+        while (i + 4 <= length) {
+          const word = words[(i - aligned) >> 2]!
+          if (!plainWord(word)) break
+          target.setUint32(n, word, LITTLE_ENDIAN)
+          n += 4
+          i += 4
+        }
+        if (i === length) break
+      }
+      const byte = input[i]!
+      if (SAFE[byte] === 1) {
         out[n++] = byte
-        if (++i === length) return n
-        byte = input[i]!
+        i++
+        continue
       }
       if (byte < 0x80) {
         const escape = ESCAPE[byte]!

@@ -36,6 +36,21 @@ describe("Utf8JsonEscaper", () => {
     { fastCheck: { numRuns: 1000 } }
   )
 
+  it.prop(
+    "mostly plain text at any alignment (the 4-bytes-at-a-time path) escapes like JSON.stringify",
+    [
+      fc.array(fc.oneof(fc.string({ minLength: 0, maxLength: 40 }), fc.constantFrom("\n", "\"", "\\", "\u0000", "é", "😀", "\u007f")), { maxLength: 30 }),
+      fc.nat({ max: 7 }),
+      fc.array(fc.nat({ max: 600 }), { maxLength: 6 })
+    ],
+    ([parts, shift, cuts]) => {
+      const text = parts.join("")
+      const padded = Buffer.concat([Buffer.alloc(shift), Buffer.from(text)])
+      expect(escapeInPieces(padded.subarray(shift), cuts)).toBe(JSON.stringify(text).slice(1, -1))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+
   it("passes valid text through, escaping only what JSON requires", () => {
     const text = "plain é€😀 \"quoted\" back\\slash\n\t\u0001 \u2028"
     expect(escapeInPieces(Buffer.from(text), [5, 6, 7, 13, 14])).toBe(JSON.stringify(text).slice(1, -1))
