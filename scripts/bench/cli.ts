@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 
 const repo = path.resolve(import.meta.dirname, "../..")
-const bin = path.join(repo, "dist/bin.js")
+const bin = path.join(repo, "dist/bin.cjs")
 const runsArg = process.argv.indexOf("--runs")
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 15
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { makeProject } from "../support/CliHarness.js"
 
 const repo = path.resolve(import.meta.dirname, "../..")
-const bin = path.join(repo, "dist/bin.js")
+const bin = path.join(repo, "dist/bin.cjs")
 
 const run = (root: string, args: ReadonlyArray<string>) =>
   spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, CODEX_ORCHESTRATOR_ROOT: root } })
