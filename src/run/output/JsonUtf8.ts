@@ -17,6 +17,8 @@ for (let byte = 0x20; byte < 0x80; byte++) SAFE[byte] = byte === 0x22 || byte ==
 const HEX = Buffer.from("0123456789abcdef", "latin1")
 const BACKSLASH = 0x5c
 const NO_WORDS = new Uint32Array(0)
+/** Runs of plain text at least this long are copied with one memcpy rather than word by word. */
+const LONG_RUN = 256
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /**
@@ -73,12 +75,16 @@ export class Utf8JsonEscaper {
     let i = 0
     while (i < length) {
       if (i >= aligned && ((i - aligned) & 3) === 0) {
-        while (i + 4 <= length) {
-          const word = words[(i - aligned) >> 2]!
-          if (!plainWord(word)) break
-          target.setUint32(n, word, LITTLE_ENDIAN)
-          n += 4
-          i += 4
+        const runStart = i
+        while (i + 4 <= length && plainWord(words[(i - aligned) >> 2]!)) i += 4
+        if (i - runStart >= LONG_RUN) {
+          out.set(input.subarray(runStart, i), n)
+          n += i - runStart
+        } else {
+          for (let at = runStart; at < i; at += 4) {
+            target.setUint32(n, words[(at - aligned) >> 2]!, LITTLE_ENDIAN)
+            n += 4
+          }
         }
         if (i === length) break
       }
