@@ -51,6 +51,14 @@ describe("Utf8JsonEscaper", () => {
     { fastCheck: { numRuns: 1000 } }
   )
 
+  it("copies long plain runs whole, at any alignment and cut", () => {
+    const text = "a".repeat(1000) + "\n" + "b".repeat(700) + "é" + "c".repeat(300)
+    for (const shift of [0, 1, 2, 3]) {
+      const padded = Buffer.concat([Buffer.alloc(shift), Buffer.from(text)])
+      expect(escapeInPieces(padded.subarray(shift), [5, 600, 1702, 1703])).toBe(JSON.stringify(text).slice(1, -1))
+    }
+  })
+
   it("passes valid text through, escaping only what JSON requires", () => {
     const text = "plain é€😀 \"quoted\" back\\slash\n\t\u0001 \u2028"
     expect(escapeInPieces(Buffer.from(text), [5, 6, 7, 13, 14])).toBe(JSON.stringify(text).slice(1, -1))
