@@ -122,8 +122,9 @@ class StreamState {
 
   private masked(data: string, millis: number): EncodedEvents | undefined {
     if (data.length === 0) return undefined
-    this.capture.push(Buffer.from(data, "utf8"))
-    return encodeEvents([{ type: this.type, data, timestamp: isoAt(millis), index: this.request.index }])
+    const bytes = Buffer.from(data, "utf8")
+    this.capture.push(bytes)
+    return this.lines.encode([bytes], isoAt(millis))
   }
 
   captured(): CapturedStream {
