@@ -1,9 +1,10 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import type { PersistenceError } from "../domain/Errors.js"
 import { isNotFound, toPersistenceError } from "./PlatformFailure.js"
+import { ProcessInfo } from "./ProcessInfo.js"
 
 export interface AtomicWriteOptions {
   /** fsync the file and its directory: a power cut then loses nothing that `write` returned for. */
@@ -20,14 +21,19 @@ export interface AtomicFileShape {
   ) => Effect.Effect<void, PersistenceError>
 }
 
-/** Temp files are `.<name>.<16 hex>.tmp` beside their target. */
-const TEMP_NAME = /^\..+\.[0-9a-f]{16}\.tmp$/
-/** Long past any write in progress: only a crashed writer leaves a temp file this old. */
+/**
+ * Temp files are `.<name>.<pid>.<host: 8 hex>.<16 hex>.tmp` beside their target, so a later process
+ * can tell that the writer of one is dead; `.<name>.<16 hex>.tmp` is the older form without a writer.
+ */
+const TEMP_NAME = /^\..+?(?:\.(\d+)\.([0-9a-f]{8}))?\.[0-9a-f]{16}\.tmp$/
+/** Long past any write in progress: only a crashed writer leaves a temp file this old (the rule when the writer is unknown). */
 export const ORPHAN_AGE_MS = 10 * 60 * 1000
 /** A directory is swept at most this often per process, so a heartbeat does not list its directory every tick. */
 const SWEEP_INTERVAL_MS = 60 * 1000
 
 const encoder = new TextEncoder()
+
+export const hostTag = (hostname: string): string => createHash("sha256").update(hostname).digest("hex").slice(0, 8)
 
 export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<AtomicFile, AtomicFileShape>() {
   static readonly Live: Layer.Layer<AtomicFile, never, FileSystem.FileSystem | Path.Path> = Layer.effect(
@@ -35,18 +41,43 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
+      // Taken from the context when it is there (tests fake it); built here otherwise, so the layer
+      // needs no more than FileSystem and Path from the composition root.
+      const processes = yield* Effect.serviceOption(ProcessInfo).pipe(
+        Effect.flatMap(Option.match({
+          onSome: Effect.succeed,
+          onNone: () => Effect.provide(ProcessInfo, ProcessInfo.Live)
+        }))
+      )
+      const ownHost = hostTag(processes.hostname)
       const lastSwept = yield* Ref.make(new Map<string, number>())
 
-      const removeOrphan = (file: string, now: number) =>
-        fs.stat(file).pipe(
-          Effect.flatMap((info) => {
-            const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
-            return age > ORPHAN_AGE_MS
-              ? Effect.zipRight(fs.remove(file), Effect.logInfo(`removed orphaned temporary file ${file}`))
-              : Effect.void
-          }),
-          Effect.catchIf(isNotFound, () => Effect.void)
-        )
+      /** The writer of a temp file, when its name says and it ran on this host. */
+      const writerOnThisHost = (name: string): Option.Option<number> => {
+        const match = TEMP_NAME.exec(name)
+        return match?.[1] !== undefined && match[2] === ownHost ? Option.some(Number(match[1])) : Option.none()
+      }
+
+      const writerIsDead = (name: string) =>
+        Option.match(writerOnThisHost(name), {
+          onNone: () => Effect.succeed(false),
+          onSome: (pid) => pid === processes.pid ? Effect.succeed(false) : Effect.map(processes.isAlive(pid), (alive) => !alive)
+        })
+
+      const removeOrphan = (dir: string, name: string, now: number) =>
+        Effect.gen(function*() {
+          const file = path.join(dir, name)
+          if (yield* writerIsDead(name)) {
+            yield* fs.remove(file)
+            return yield* Effect.logInfo(`removed temporary file ${file}, whose writer is no longer running`)
+          }
+          const info = yield* fs.stat(file)
+          const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
+          if (age > ORPHAN_AGE_MS) {
+            yield* fs.remove(file)
+            yield* Effect.logInfo(`removed orphaned temporary file ${file}`)
+          }
+        }).pipe(Effect.catchIf(isNotFound, () => Effect.void))
 
       /** Best effort: a sweep that fails is logged and never fails the write that triggered it. */
       const sweep = (dir: string) =>
@@ -61,7 +92,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
           const names = yield* fs.readDirectory(dir)
           yield* Effect.forEach(
             names.filter((name) => TEMP_NAME.test(name)),
-            (name) => removeOrphan(path.join(dir, name), now),
+            (name) => removeOrphan(dir, name, now),
             { discard: true }
           )
         }).pipe(
@@ -91,7 +122,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
         const bytes = typeof data === "string" ? encoder.encode(data) : data
         yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(toPersistenceError("create directory", dir)))
         yield* sweep(dir)
-        const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`)
+        const temp = path.join(dir, `.${path.basename(target)}.${processes.pid}.${ownHost}.${randomBytes(8).toString("hex")}.tmp`)
         yield* Effect.gen(function*() {
           yield* writeTemp(temp, bytes, options).pipe(Effect.mapError(toPersistenceError("write", temp)))
           if (options.mode !== undefined) {

@@ -3,11 +3,16 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock } from "effect"
-import { AtomicFile } from "../../src/persistence/AtomicFile.js"
+import { AtomicFile, hostTag } from "../../src/persistence/AtomicFile.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+import { fakeProcessInfo, HOST, SELF_PID } from "../support/PersistenceTestLayers.js"
 
 const NodeLayer = NodeContext.layer
-const TestLayer = AtomicFile.Live.pipe(Layer.provideMerge(MemoryFileSystem.layer), Layer.provideMerge(Path.layer))
+const TestLayer = AtomicFile.Live.pipe(
+  Layer.provideMerge(fakeProcessInfo({ alive: [77] })),
+  Layer.provideMerge(MemoryFileSystem.layer),
+  Layer.provideMerge(Path.layer)
+)
 
 describe("AtomicFile", () => {
   it.effect("creates the directory and replaces the file", () =>
@@ -56,6 +61,33 @@ describe("AtomicFile", () => {
       yield* mem.seed("/d/notes.tmp", "not ours", { mtimeMs: 0 })
       yield* atomic.write("/d/state.json", "new")
       expect(yield* mem.files("/d")).toEqual(["/d/.state.json.fedcba9876543210.tmp", "/d/notes.tmp", "/d/state.json"])
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("sweeps at once the temporary files of a writer that is dead on this host", () =>
+    Effect.gen(function*() {
+      const atomic = yield* AtomicFile
+      const mem = yield* MemoryFileSystem
+      const here = hostTag(HOST)
+      yield* mem.seed(`/d/.manifest.json.99.${here}.0123456789abcdef.tmp`, "killed writer")
+      yield* mem.seed(`/d/.manifest.json.77.${here}.1123456789abcdef.tmp`, "live writer")
+      yield* mem.seed(`/d/.manifest.json.${SELF_PID}.${here}.2123456789abcdef.tmp`, "ours, in flight")
+      yield* mem.seed(`/d/.manifest.json.99.${hostTag("elsewhere")}.3123456789abcdef.tmp`, "other host")
+      yield* atomic.write("/d/manifest.json", "{}")
+      expect(yield* mem.files("/d")).toEqual([
+        `/d/.manifest.json.${SELF_PID}.${here}.2123456789abcdef.tmp`,
+        `/d/.manifest.json.77.${here}.1123456789abcdef.tmp`,
+        `/d/.manifest.json.99.${hostTag("elsewhere")}.3123456789abcdef.tmp`,
+        "/d/manifest.json"
+      ])
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("names its temporary file after the writing process, so a later one can sweep it", () =>
+    Effect.gen(function*() {
+      const atomic = yield* AtomicFile
+      const mem = yield* MemoryFileSystem
+      yield* atomic.write("/d/f", "x")
+      const created = (yield* mem.operations).filter((op) => op.operation === "writeFile").map((op) => op.path)
+      expect(created).toEqual([expect.stringMatching(new RegExp(`^/d/\\.f\\.${SELF_PID}\\.${hostTag(HOST)}\\.[0-9a-f]{16}\\.tmp$`))])
     }).pipe(Effect.provide(TestLayer)))
 
   it.live("writes through the real file system", () =>
