@@ -221,6 +221,27 @@ const stopLeftovers = (process: CommandExecutor.Process, pumps: Fiber.Fiber<void
     if (Option.isNone(afterKill)) yield* Fiber.interrupt(pumps)
   })
 
+/** Every `command:start` gets its `command:end`, also when the stage was interrupted (the group is stopped by then). */
+const recordInterrupted = (request: StageRequest, process: CommandExecutor.Process) =>
+  Effect.gen(function* () {
+    const exit = yield* awaitExit(process).pipe(Effect.timeoutOption(KILL_GRACE))
+    const status = Option.getOrElse(exit, (): ExitStatus => ({ exitCode: null, signal: "SIGKILL" }))
+    const endedAt = yield* Clock.currentTimeMillis
+    yield* writeBoth(request, encodeEvents([
+      {
+        type: "command:end",
+        exit_code: status.exitCode,
+        ...(status.signal === null ? {} : { signal: status.signal }),
+        timestamp: isoAt(endedAt),
+        index: request.index
+      }
+    ]))
+  }).pipe(
+    Effect.catchTag("PersistenceError", (error) =>
+      Effect.logWarning(`stage ${request.index}: could not record the end of the interrupted command: ${error.message}`)
+    )
+  )
+
 const makeRun = (executor: CommandExecutor.CommandExecutor) =>
   Effect.fn("StageProcess.run")(function* (request: StageRequest) {
     const command = Command.make("bash", "-c", request.command).pipe(
@@ -235,9 +256,11 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
     const stdout = new StreamState("command:stdout", request)
     const stderr = new StreamState("command:stderr", request)
 
+    let started: CommandExecutor.Process | undefined
     const status = yield* Effect.scoped(
       Effect.gen(function* () {
         const process = yield* executor.start(command).pipe(Effect.mapError(spawnError(request, "could not start")))
+        started = process
         // Registered after the platform's release, so it runs first and escalates to SIGKILL.
         yield* Effect.addFinalizer(() => stopGroup(process))
         const pumps = yield* Effect.forkScoped(
@@ -268,7 +291,7 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
         if (Exit.isFailure(pumped) && !Cause.isInterruptedOnly(pumped.cause)) yield* pumped
         return status
       })
-    )
+    ).pipe(Effect.onInterrupt(() => (started === undefined ? Effect.void : recordInterrupted(request, started))))
 
     const endedAt = yield* Clock.currentTimeMillis
     for (const state of [stdout, stderr]) {

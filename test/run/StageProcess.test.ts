@@ -126,12 +126,13 @@ describe("StageProcess.run (scripted commands)", () => {
 
   it.effect("stops the process group when the fiber is interrupted, and the interruption propagates", () =>
     Effect.gen(function* () {
-      const { run, calls } = yield* setup({ cmd: { durationMs: 60_000 } })
+      const { run, calls, stage } = yield* setup({ cmd: { durationMs: 60_000 } })
       const fiber = yield* Effect.fork(run)
       yield* TestClock.adjust("5 seconds")
       const exit = yield* Fiber.interrupt(fiber)
       expect(Exit.isInterrupted(exit)).toBe(true)
       expect(calls[0]!.signals).toEqual(["SIGTERM"])
+      expect(stage.events().at(-1)).toMatchObject({ type: "command:end", exit_code: null, signal: "SIGTERM" })
     }))
 
   it.effect("fails with StageSpawnError when the command cannot start", () =>
