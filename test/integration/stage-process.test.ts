@@ -146,6 +146,13 @@ describe("StageProcess (real processes)", () => {
       expect(outputOf(stageEvents, "command:stdout").endsWith("\u0000\ufffd\ufffd")).toBe(true)
     }).pipe(Effect.provide(TestLayer)))
 
+  it.scopedLive("gives the command an empty stdin, so a command that reads it does not hang", () =>
+    Effect.gen(function* () {
+      const { outcome } = yield* runStage("cat; echo read-to-end")
+      expect(outcome).toMatchObject({ exitCode: 0, timedOut: false })
+      expect(outcome.stdout.text).toBe("read-to-end\n")
+    }).pipe(Effect.provide(TestLayer)))
+
   it.scopedLive("refuses a missing working directory with StageSpawnError", () =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
