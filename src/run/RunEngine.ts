@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { randomBytes, timingSafeEqual, createHash } from "node:crypto"
 import * as path from "node:path"
 import { type ConfigError, type PersistenceError, ResumeRefusedError } from "../domain/Errors.js"
@@ -153,7 +153,10 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           })
           yield* manifests.write(paths.manifest, manifest, { durable: false })
           yield* atomic.write(paths.resumeToken, `${token}\n`, { mode: 0o600 })
-          yield* atomic.write(paths.heartbeat, `${startedAt}\n`)
+          // Like every heartbeat write, this one may fail without stopping the run: the first tick retries it.
+          yield* atomic.write(paths.heartbeat, `${startedAt}\n`).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))
+          )
           yield* writeCompatPointers(paths, startedAt)
           return { manifest, paths }
         })
@@ -166,12 +169,22 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           commands: manifest.commands.map((entry) => (entry.index === index ? f(entry) : entry))
         })
 
+      /**
+       * A stage's progress in the manifest. The change stays in memory when the write fails, so the next
+       * write (a later stage, a heartbeat, the final flush) carries it; only the final write is fatal.
+       */
+      const record = (ctx: RunContext, f: (manifest: RunManifest) => RunManifest) =>
+        ctx.store.update(f).pipe(
+          Effect.asVoid,
+          Effect.catchAll((error) => Effect.logWarning(`manifest not written, the next write will carry the change: ${error.message}`))
+        )
+
       const runCommandStage = (ctx: RunContext, stage: CommandStage, index: number, total: number) =>
         Effect.scoped(Effect.gen(function*() {
           const startedMillis = yield* now
           const info = { index, total, id: stage.id, title: stage.title }
           const logPath = ctx.paths.commandLog(index, stage.id)
-          yield* ctx.store.update(setEntry(index, (entry) =>
+          yield* record(ctx, setEntry(index, (entry) =>
             CommandEntry.make({
               ...entry,
               command: stage.command,
@@ -187,18 +200,21 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           yield* progress.stageStarted(info)
           const config = yield* pipelines.config
           const redactor = yield* Redactor.make({ env: stage.env ?? {}, patterns: config.redact })
-          yield* fs.makeDirectory(ctx.paths.commandsDir, { recursive: true }).pipe(Effect.mapError(toPersistenceError("create", ctx.paths.commandsDir)))
-          const stageLog = yield* Effect.provideService(NdjsonLog.open(logPath), FileSystem.FileSystem, fs)
-          const runnerLog = yield* Effect.provideService(NdjsonLog.open(ctx.paths.runnerLog), FileSystem.FileSystem, fs)
-          const run = stages.run({
-            index,
-            command: stage.command,
-            cwd: path.resolve(settings.root, stage.cwd ?? "."),
-            env: stage.env ?? {},
-            ...(stage.timeoutMs !== undefined ? { timeoutMs: stage.timeoutMs } : {}),
-            stageLog,
-            runnerLog,
-            redactor
+          // Logs that cannot be opened end the stage like logs that cannot be written: as a stage error.
+          const run = Effect.gen(function*() {
+            yield* fs.makeDirectory(ctx.paths.commandsDir, { recursive: true }).pipe(Effect.mapError(toPersistenceError("create", ctx.paths.commandsDir)))
+            const stageLog = yield* Effect.provideService(NdjsonLog.open(logPath), FileSystem.FileSystem, fs)
+            const runnerLog = yield* Effect.provideService(NdjsonLog.open(ctx.paths.runnerLog), FileSystem.FileSystem, fs)
+            return yield* stages.run({
+              index,
+              command: stage.command,
+              cwd: path.resolve(settings.root, stage.cwd ?? "."),
+              env: stage.env ?? {},
+              ...(stage.timeoutMs !== undefined ? { timeoutMs: stage.timeoutMs } : {}),
+              stageLog,
+              runnerLog,
+              redactor
+            })
           })
           const raced = yield* Effect.raceFirst(
             Effect.either(run).pipe(Effect.map((result) => ({ _tag: "Ran" as const, result }))),
@@ -207,7 +223,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           const completedMillis = yield* now
           const completedAt = isoAt(completedMillis)
           if (raced._tag === "Stopped") {
-            yield* ctx.store.update(setEntry(index, (entry) =>
+            yield* record(ctx, setEntry(index, (entry) =>
               CommandEntry.make({ ...entry, status: "failed", completed_at: completedAt, summary: `Cancelled by ${raced.signal}` })
             ))
             yield* progress.stageFinished(info, "cancelled", completedMillis - startedMillis)
@@ -215,7 +231,8 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           }
           if (raced.result._tag === "Left") {
             const message = raced.result.left.message
-            yield* ctx.store.update((manifest) =>
+            yield* Effect.logWarning(`stage ${stage.id} could not run: ${message}`)
+            yield* record(ctx, (manifest) =>
               RunManifest.make({
                 ...setEntry(index, (entry) =>
                   CommandEntry.make({ ...entry, status: "failed", completed_at: completedAt, summary: message })
@@ -251,7 +268,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
             )
           }
           const status = ok ? "succeeded" : stage.allowFailure === true ? "skipped" : "failed"
-          yield* ctx.store.update((manifest) => {
+          yield* record(ctx, (manifest) => {
             const next = setEntry(index, (entry) =>
               CommandEntry.make({
                 ...entry,
@@ -275,14 +292,14 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         Effect.gen(function*() {
           const startedMillis = yield* now
           const info = { index, total, id: stage.id, title: stage.title }
-          yield* ctx.store.update(setEntry(index, (entry) =>
+          yield* record(ctx, setEntry(index, (entry) =>
             CommandEntry.make({ ...entry, status: "running", started_at: isoAt(startedMillis), completed_at: null, summary: null })
           ))
           yield* progress.stageStarted(info)
           const child = yield* startRun(
             { taskId: ctx.taskId as TaskId, pipelineId: stage.pipeline, parentRunId: ctx.runId, approvalPolicy: ctx.approvalPolicy },
             (childRunId, childManifestPath) =>
-              ctx.store.update((manifest) =>
+              record(ctx, (manifest) =>
                 RunManifest.make({
                   ...setEntry(index, (entry) => CommandEntry.make({ ...entry, sub_run_id: childRunId }))(manifest),
                   child_runs: [
@@ -290,13 +307,13 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
                     ChildRunRef.make({ run_id: childRunId, pipeline_id: stage.pipeline, status: "in_progress", manifest: childManifestPath })
                   ]
                 })
-              ).pipe(Effect.asVoid)
+              )
           )
           const childStatus = child.manifest.status
           const completedMillis = yield* now
           const status = childStatus === "succeeded" ? "succeeded" : stage.optional === true && childStatus === "failed" ? "skipped" : "failed"
           const review = buildRunSummary(child.manifest, isoAt(completedMillis)).review.summary
-          yield* ctx.store.update((manifest) => {
+          yield* record(ctx, (manifest) => {
             const next = RunManifest.make({
               ...setEntry(index, (entry) =>
                 CommandEntry.make({ ...entry, status, completed_at: isoAt(completedMillis), summary: review, sub_run_id: child.manifest.run_id })
@@ -387,10 +404,12 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           yield* atomic.write(ctx.paths.heartbeat, `${completedAt}\n`).pipe(
             Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))
           )
-          yield* ctx.store.flush
+          const flushed = yield* Effect.either(ctx.store.flush)
+          // The run's history is kept even when its final manifest cannot be: the run did happen.
           yield* coordinator.handleRunCompleted({ taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }).pipe(
             Effect.catchAll((error) => Effect.logWarning(`run summary not persisted: ${error.message}`))
           )
+          if (Either.isLeft(flushed)) return yield* flushed.left
           const final = yield* ctx.store.current
           yield* progress.runFinished(ctx.runId, final.status)
           const exitCode = end._tag === "Stopped" ? exitCodeFor(end.signal) : status === "succeeded" ? 0 : 1
