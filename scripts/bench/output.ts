@@ -113,6 +113,7 @@ const measureTee = (producer: ProducerName): number => {
 
 const main = async () => {
   const bundled = await bundle()
+  process.once("exit", () => rmSync(path.dirname(bundled), { recursive: true, force: true }))
   const quick = process.argv.includes("--quick")
   const cases: ReadonlyArray<[ProducerName, boolean]> = quick
     ? [["nothing", false], ["256MiB", false], ["256MiB-lines", false]]
