@@ -220,3 +220,32 @@ describe("fault campaign", () => {
       }).pipe(Effect.provide(MemoryFileSystem.layer)))
   }
 })
+
+describe("fault campaign, after the fact", () => {
+  it.effect("a summary parked by a failed snapshot is merged by the next run", () =>
+    Effect.gen(function*() {
+      const first = yield* runWithFault({ config, script, argv, seed, fault: { ...targets.snapshot.fault("ENOSPC"), mode: "once" } })
+      expect(first.code).toBe(0)
+      expect(yield* first.disk.files(`${ROOT}/out/${TASK}/pending`)).toHaveLength(1)
+      const second = yield* runWithFault({ config, script, argv })
+      expect(second.code).toBe(0)
+      const state = Schema.decodeUnknownSync(TaskStateSnapshotJson)(Option.getOrThrow(yield* second.disk.readString(`${ROOT}/out/${TASK}/state.json`)))
+      expect(state.runs).toHaveLength(3)
+      expect(yield* second.disk.files(`${ROOT}/out/${TASK}/pending`)).toEqual([])
+    }).pipe(Effect.provide(MemoryFileSystem.layer)))
+
+  it.effect("the campaign's detectors see a defect when there is one", () =>
+    Effect.gen(function*() {
+      const run = yield* runWithFault({
+        config,
+        argv,
+        script: (command) => {
+          if (command === "hello") throw new Error("a bug in a stage process")
+          return undefined
+        }
+      })
+      // main turns a defect on the run's own path into this line; one in a fiber off that path is logged (defects).
+      expect(run.code).toBe(1)
+      expect(run.stderr).toEqual([expect.stringMatching(/^codex-orchestrator: unexpected failure: .*a bug in a stage process/)])
+    }).pipe(Effect.provide(MemoryFileSystem.layer)))
+})
