@@ -9,40 +9,12 @@ import { RunManifestWriter } from "../../src/persistence/RunManifestWriter.js"
 import { isoAt } from "../../src/domain/Timestamp.js"
 import * as Heartbeat from "../../src/run/Heartbeat.js"
 import * as ManifestStore from "../../src/run/ManifestStore.js"
+import { sampleManifest, SAMPLE_RUN_ID } from "../support/Manifests.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 
-const RUN_ID = "1970-01-01T00-00-00-000Z-0badc0de"
+const RUN_ID = SAMPLE_RUN_ID
 
-const initialManifest = new RunManifest({
-  version: 1,
-  task_id: "0101",
-  task_slug: null,
-  run_id: RUN_ID,
-  parent_run_id: null,
-  pipeline_id: "diagnostics",
-  pipeline_title: "Diagnostics",
-  runner: "codex-cli",
-  approval_policy: null,
-  status: "in_progress",
-  status_detail: null,
-  started_at: isoAt(0),
-  completed_at: null,
-  updated_at: isoAt(0),
-  heartbeat_at: null,
-  heartbeat_interval_seconds: 5,
-  heartbeat_stale_after_seconds: 30,
-  artifact_root: `.runs/0101/cli/${RUN_ID}`,
-  compat_path: `.runs/0101/mcp/${RUN_ID}`,
-  log_path: `.runs/0101/cli/${RUN_ID}/runner.ndjson`,
-  summary: null,
-  metrics_recorded: false,
-  resume_token: "0".repeat(64),
-  resume_events: [],
-  approvals: [],
-  commands: [],
-  child_runs: [],
-  run_summary_path: null
-})
+const initialManifest = sampleManifest()
 
 type Fault = "ok" | "fail" | "hang"
 

@@ -4,38 +4,10 @@ import { PersistenceError } from "../../src/domain/Errors.js"
 import { RunManifest } from "../../src/domain/RunManifest.js"
 import { isoAt } from "../../src/domain/Timestamp.js"
 import * as ManifestStore from "../../src/run/ManifestStore.js"
+import { sampleManifest } from "../support/Manifests.js"
 
 const manifestAt = (millis: number): RunManifest =>
-  new RunManifest({
-    version: 1,
-    task_id: "0101",
-    task_slug: null,
-    run_id: "1970-01-01T00-00-00-000Z-0badc0de",
-    parent_run_id: null,
-    pipeline_id: "diagnostics",
-    pipeline_title: "Diagnostics",
-    runner: "codex-cli",
-    approval_policy: null,
-    status: "in_progress",
-    status_detail: null,
-    started_at: isoAt(millis),
-    completed_at: null,
-    updated_at: isoAt(millis),
-    heartbeat_at: null,
-    heartbeat_interval_seconds: 5,
-    heartbeat_stale_after_seconds: 30,
-    artifact_root: ".runs/0101/cli/1970-01-01T00-00-00-000Z-0badc0de",
-    compat_path: ".runs/0101/mcp/1970-01-01T00-00-00-000Z-0badc0de",
-    log_path: ".runs/0101/cli/1970-01-01T00-00-00-000Z-0badc0de/runner.ndjson",
-    summary: null,
-    metrics_recorded: false,
-    resume_token: "0".repeat(64),
-    resume_events: [],
-    approvals: [],
-    commands: [],
-    child_runs: [],
-    run_summary_path: null
-  })
+  sampleManifest({ started_at: isoAt(millis), updated_at: isoAt(millis) })
 
 const withSummary = (summary: string) => (m: RunManifest) => new RunManifest({ ...m, summary })
 

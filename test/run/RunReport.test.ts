@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CommandEntry, RunManifest } from "../../src/domain/RunManifest.js"
+import { CommandEntry, type RunManifest } from "../../src/domain/RunManifest.js"
+import { sampleManifest } from "../support/Manifests.js"
 import { buildMetricsLine, buildRunSummary, guardrailLine, guardrailOf, parseGuardrailCounts, summaryText } from "../../src/run/RunReport.js"
 
 const entry = (index: number, id: string, status: CommandEntry["status"], extra: Partial<CommandEntry> = {}) =>
@@ -21,35 +22,17 @@ const entry = (index: number, id: string, status: CommandEntry["status"], extra:
   })
 
 const manifest = (status: RunManifest["status"], commands: ReadonlyArray<CommandEntry>, detail: string | null = null) =>
-  RunManifest.make({
-    version: 1,
+  sampleManifest({
     task_id: "t1",
     task_slug: "t1",
     run_id: "2026-11-29T20-37-54-514Z-8578f92a",
-    parent_run_id: null,
-    pipeline_id: "diagnostics",
-    pipeline_title: "Diagnostics",
-    runner: "codex-cli",
-    approval_policy: null,
     status,
     status_detail: detail,
     started_at: "2026-11-29T20:37:54.000Z",
     completed_at: "2026-11-29T20:37:56.500Z",
-    updated_at: "2026-11-29T20:37:56.500Z",
-    heartbeat_at: null,
-    heartbeat_interval_seconds: 5,
-    heartbeat_stale_after_seconds: 30,
     artifact_root: ".runs/t1/cli/R",
-    compat_path: ".runs/t1/mcp/R",
     log_path: ".runs/t1/cli/R/runner.ndjson",
-    summary: null,
-    metrics_recorded: false,
-    resume_token: "x",
-    resume_events: [],
-    approvals: [],
-    commands,
-    child_runs: [],
-    run_summary_path: null
+    commands
   })
 
 describe("guardrail lines", () => {

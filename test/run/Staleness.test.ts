@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { RunManifest, type RunStatus } from "../../src/domain/RunManifest.js"
+import type { RunStatus } from "../../src/domain/RunManifest.js"
 import { isoAt } from "../../src/domain/Timestamp.js"
 import { heartbeatAge } from "../../src/run/Staleness.js"
+import { sampleManifest } from "../support/Manifests.js"
 
 const manifest = (fields: {
   readonly status?: RunStatus
@@ -10,35 +11,12 @@ const manifest = (fields: {
   readonly heartbeatAt?: number | null
   readonly staleAfterSeconds?: number
 }) =>
-  new RunManifest({
-    version: 1,
-    task_id: "0101",
-    task_slug: null,
-    run_id: "1970-01-01T00-00-00-000Z-0badc0de",
-    parent_run_id: null,
-    pipeline_id: "diagnostics",
-    pipeline_title: "Diagnostics",
-    runner: "codex-cli",
-    approval_policy: null,
+  sampleManifest({
     status: fields.status ?? "in_progress",
-    status_detail: null,
     started_at: isoAt(fields.startedAt ?? 0),
-    completed_at: null,
     updated_at: isoAt(fields.updatedAt ?? fields.startedAt ?? 0),
     heartbeat_at: fields.heartbeatAt === undefined || fields.heartbeatAt === null ? null : isoAt(fields.heartbeatAt),
-    heartbeat_interval_seconds: 5,
-    heartbeat_stale_after_seconds: fields.staleAfterSeconds ?? 30,
-    artifact_root: "a",
-    compat_path: "c",
-    log_path: "l",
-    summary: null,
-    metrics_recorded: false,
-    resume_token: "0".repeat(64),
-    resume_events: [],
-    approvals: [],
-    commands: [],
-    child_runs: [],
-    run_summary_path: null
+    heartbeat_stale_after_seconds: fields.staleAfterSeconds ?? 30
   })
 
 describe("heartbeatAge", () => {
@@ -99,9 +77,9 @@ describe("heartbeatAge", () => {
   })
 
   it("an unreadable timestamp falls back to the next one", () => {
-    const broken = new RunManifest({ ...manifest({ startedAt: 0 }), heartbeat_at: "yesterday", updated_at: "?" })
+    const broken = sampleManifest({ heartbeat_at: "yesterday", updated_at: "?" })
     expect(heartbeatAge(broken, 10_000)).toEqual({ heartbeat_age_seconds: 10, heartbeat_stale: false })
-    const none = new RunManifest({ ...broken, started_at: "?" })
+    const none = sampleManifest({ heartbeat_at: "yesterday", updated_at: "?", started_at: "?" })
     expect(heartbeatAge(none, 10_000)).toEqual({ heartbeat_age_seconds: null, heartbeat_stale: false })
   })
 })
