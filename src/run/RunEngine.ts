@@ -407,7 +407,8 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           const flushed = yield* Effect.either(ctx.store.flush)
           // The run's history is kept even when its final manifest cannot be: the run did happen.
           yield* coordinator.handleRunCompleted({ taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`run summary not persisted: ${error.message}`))
+            // Already logged by the coordinator together with the snapshot's outcome; once is enough.
+            Effect.catchTag("PersistenceError", () => Effect.void)
           )
           if (Either.isLeft(flushed)) return yield* flushed.left
           const final = yield* ctx.store.current

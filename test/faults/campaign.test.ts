@@ -55,7 +55,7 @@ const seed = { [`out/${TASK}/state.json`]: goodState, [`.runs/${TASK}/metrics.js
 /** The temporary file AtomicFile writes `name` through: `.<name>.<unique>.tmp` beside it. */
 const temp = (name: string) => new RegExp(`/\\.${name.replace(/\./g, "\\.")}\\.[^/]*\\.tmp$`)
 
-type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file"
+type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file" | "summary manifest"
 
 /** Where each kind of write is hit, and the words a log line about it must contain. */
 const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Fault, "mode">; readonly names: RegExp }> = {
@@ -76,6 +76,11 @@ const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Faul
   "error file": {
     fault: (reason) => ({ operation: "rename", reason, matches: (p) => p.includes("/errors/") && temp("02-flaky.json").test(p) }),
     names: /02-flaky\.json/
+  },
+  // RUNS/TASK/RUN/manifest.json, the RunSummary copy the persistence coordinator writes beside the snapshot.
+  "summary manifest": {
+    fault: (reason) => ({ operation: "rename", reason, matches: (p) => /\/\.runs\/t1\/[^/]+\/\.manifest\.json\./.test(p) && !p.includes("/cli/") && !p.includes("/mcp/") }),
+    names: /manifest\.json/
   }
 }
 
@@ -103,7 +108,8 @@ const expected: Record<Kind, Record<"once" | "always", Outcome>> = {
     once: { code: 1, status: "failed", metrics: true, history: "recorded", detail: "stage:hello:error" },
     always: { code: 1, status: "failed", metrics: true, history: "recorded", detail: "stage:hello:error" }
   },
-  "error file": { once: ok, always: ok }
+  "error file": { once: ok, always: ok },
+  "summary manifest": { once: ok, always: ok }
 }
 
 interface Case {
@@ -114,7 +120,7 @@ interface Case {
   readonly expect: Outcome
 }
 
-const kinds: ReadonlyArray<Kind> = ["manifest", "heartbeat", "snapshot", "metrics", "logs", "error file"]
+const kinds: ReadonlyArray<Kind> = ["manifest", "heartbeat", "snapshot", "metrics", "logs", "error file", "summary manifest"]
 const reasons: ReadonlyArray<FaultReason> = ["ENOSPC", "EIO", "EACCES"]
 const cases: ReadonlyArray<Case> = [
   ...kinds.flatMap((kind) =>
