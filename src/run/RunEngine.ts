@@ -152,12 +152,13 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
             run_summary_path: null
           })
           yield* manifests.write(paths.manifest, manifest, { durable: false })
-          yield* atomic.write(paths.resumeToken, `${token}\n`, { mode: 0o600 })
-          // Like every heartbeat write, this one may fail without stopping the run: the first tick retries it.
-          yield* atomic.write(paths.heartbeat, `${startedAt}\n`).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))
-          )
-          yield* writeCompatPointers(paths, startedAt)
+          // Once the manifest says in_progress, the run goes on: these files are conveniences (the token is
+          // in the manifest too, the first heartbeat tick rewrites .heartbeat), and aborting here would
+          // leave a manifest that claims a run nobody is running.
+          const bestEffort = (what: string) => Effect.catchAll((error: PersistenceError) => Effect.logWarning(`could not write ${what}: ${error.message}`))
+          yield* atomic.write(paths.resumeToken, `${token}\n`, { mode: 0o600 }).pipe(bestEffort(".resume-token"))
+          yield* atomic.write(paths.heartbeat, `${startedAt}\n`).pipe(bestEffort(".heartbeat"))
+          yield* writeCompatPointers(paths, startedAt).pipe(bestEffort("the compatibility pointers"))
           return { manifest, paths }
         })
 

@@ -55,7 +55,7 @@ const seed = { [`out/${TASK}/state.json`]: goodState, [`.runs/${TASK}/metrics.js
 /** The temporary file AtomicFile writes `name` through: `.<name>.<unique>.tmp` beside it. */
 const temp = (name: string) => new RegExp(`/\\.${name.replace(/\./g, "\\.")}\\.[^/]*\\.tmp$`)
 
-type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file" | "summary manifest"
+type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file" | "summary manifest" | "resume token" | "compat pointer"
 
 /** Where each kind of write is hit, and the words a log line about it must contain. */
 const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Fault, "mode">; readonly names: RegExp }> = {
@@ -81,6 +81,12 @@ const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Faul
   "summary manifest": {
     fault: (reason) => ({ operation: "rename", reason, matches: (p) => /\/\.runs\/t1\/[^/]+\/\.manifest\.json\./.test(p) && !p.includes("/cli/") && !p.includes("/mcp/") }),
     names: /manifest\.json/
+  },
+  "resume token": { fault: (reason) => ({ operation: "rename", reason, matches: (p) => temp(".resume-token").test(p) }), names: /\.resume-token/ },
+  // RUNS/TASK/mcp/RUN/manifest.json, the pointer older tools follow.
+  "compat pointer": {
+    fault: (reason) => ({ operation: "rename", reason, matches: (p) => p.includes("/mcp/") && temp("manifest.json").test(p) }),
+    names: /mcp\/[^/]+\/manifest\.json/
   }
 }
 
@@ -109,7 +115,9 @@ const expected: Record<Kind, Record<"once" | "always", Outcome>> = {
     always: { code: 1, status: "failed", metrics: true, history: "recorded", detail: "stage:hello:error" }
   },
   "error file": { once: ok, always: ok },
-  "summary manifest": { once: ok, always: ok }
+  "summary manifest": { once: ok, always: ok },
+  "resume token": { once: ok, always: ok },
+  "compat pointer": { once: ok, always: ok }
 }
 
 interface Case {
@@ -120,7 +128,17 @@ interface Case {
   readonly expect: Outcome
 }
 
-const kinds: ReadonlyArray<Kind> = ["manifest", "heartbeat", "snapshot", "metrics", "logs", "error file", "summary manifest"]
+const kinds: ReadonlyArray<Kind> = [
+  "manifest",
+  "heartbeat",
+  "snapshot",
+  "metrics",
+  "logs",
+  "error file",
+  "summary manifest",
+  "resume token",
+  "compat pointer"
+]
 const reasons: ReadonlyArray<FaultReason> = ["ENOSPC", "EIO", "EACCES"]
 const cases: ReadonlyArray<Case> = [
   ...kinds.flatMap((kind) =>
