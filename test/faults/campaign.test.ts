@@ -55,7 +55,7 @@ const seed = { [`out/${TASK}/state.json`]: goodState, [`.runs/${TASK}/metrics.js
 /** The temporary file AtomicFile writes `name` through: `.<name>.<unique>.tmp` beside it. */
 const temp = (name: string) => new RegExp(`/\\.${name.replace(/\./g, "\\.")}\\.[^/]*\\.tmp$`)
 
-type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file" | "summary manifest" | "resume token" | "compat pointer"
+type Kind = "manifest" | "heartbeat" | "snapshot" | "metrics" | "logs" | "error file" | "summary manifest" | "resume token" | "compat pointer" | "run-summary.json"
 
 /** Where each kind of write is hit, and the words a log line about it must contain. */
 const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Fault, "mode">; readonly names: RegExp }> = {
@@ -87,7 +87,8 @@ const targets: Record<Kind, { readonly fault: (reason: FaultReason) => Omit<Faul
   "compat pointer": {
     fault: (reason) => ({ operation: "rename", reason, matches: (p) => p.includes("/mcp/") && temp("manifest.json").test(p) }),
     names: /mcp\/[^/]+\/manifest\.json/
-  }
+  },
+  "run-summary.json": { fault: (reason) => ({ operation: "rename", reason, matches: (p) => temp("run-summary.json").test(p) }), names: /run-summary\.json/ }
 }
 
 function appendOperation(reason: FaultReason): Operation {
@@ -117,7 +118,8 @@ const expected: Record<Kind, Record<"once" | "always", Outcome>> = {
   "error file": { once: ok, always: ok },
   "summary manifest": { once: ok, always: ok },
   "resume token": { once: ok, always: ok },
-  "compat pointer": { once: ok, always: ok }
+  "compat pointer": { once: ok, always: ok },
+  "run-summary.json": { once: ok, always: ok }
 }
 
 interface Case {
@@ -137,7 +139,8 @@ const kinds: ReadonlyArray<Kind> = [
   "error file",
   "summary manifest",
   "resume token",
-  "compat pointer"
+  "compat pointer",
+  "run-summary.json"
 ]
 const reasons: ReadonlyArray<FaultReason> = ["ENOSPC", "EIO", "EACCES"]
 const cases: ReadonlyArray<Case> = [
