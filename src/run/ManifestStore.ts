@@ -19,7 +19,10 @@ export type BeatOutcome = "heartbeat-only" | "manifest-written" | "finalized"
 export interface ManifestStore {
   /** The newest state, possibly ahead of the file until the next write. */
   readonly current: Effect.Effect<RunManifest>
-  /** Apply a change and write the manifest now, serialised with every other write. */
+  /**
+   * Apply a change and write the manifest now, serialised with every other write. When the write fails
+   * the change stays in memory, so the next write of any kind carries it.
+   */
   readonly update: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<RunManifest, PersistenceError>
   /** Apply a change in memory only; the next write of any kind carries it. */
   readonly modify: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<void>
