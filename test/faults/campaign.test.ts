@@ -149,10 +149,11 @@ const cases: ReadonlyArray<Case> = [
       (["once", "always"] as const).map((mode): Case => ({ kind, reason, mode, armAfterMillis: 0, expect: expected[kind][mode] }))
     )
   ),
-  // The manifest failing once the run is under way rather than at its first write.
+  // The manifest failing once the run is under way: armed after the heartbeat's 30 s manifest write,
+  // so the first write it hits is the update for the end of `hello`, which a later write must carry.
   ...reasons.flatMap((reason) => [
-    { kind: "manifest", reason, mode: "once", armAfterMillis: 1_000, expect: ok } satisfies Case,
-    { kind: "manifest", reason, mode: "always", armAfterMillis: 1_000, expect: { code: 1, status: "in_progress", metrics: true, history: "recorded" } } satisfies Case
+    { kind: "manifest", reason, mode: "once", armAfterMillis: 31_000, expect: ok } satisfies Case,
+    { kind: "manifest", reason, mode: "always", armAfterMillis: 31_000, expect: { code: 1, status: "in_progress", metrics: true, history: "recorded" } } satisfies Case
   ])
 ]
 
@@ -216,6 +217,7 @@ describe("fault campaign", () => {
           const manifest = yield* decodeRunManifest(Option.getOrThrow(yield* disk.readString(manifests[0]!)))
           expect(manifest.status).toBe(c.expect.status)
           if (c.expect.detail !== undefined) expect(manifest.status_detail).toBe(c.expect.detail)
+          if (c.expect.status === "succeeded") expect(manifest.commands.map((entry) => entry.status)).toEqual(["succeeded", "skipped", "succeeded"])
           // A run that reached its end answers on stdout; one whose manifest could not be finished says why in one line.
           expect(run.stderr).toHaveLength(c.expect.status === "in_progress" ? 1 : 0)
           if (c.expect.code === 0) expect(JSON.parse(run.stdout)).toMatchObject({ run_id: manifest.run_id, status: "succeeded" })
