@@ -23,6 +23,10 @@ export default tseslint.config(
     }
   },
   {
+    files: ["**/*.mjs", "**/*.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } }
+  },
+  {
     files: ["src/bin.ts", "test/**", "scripts/**"],
     rules: { "no-restricted-syntax": "off" }
   }
