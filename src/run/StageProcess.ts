@@ -1,10 +1,11 @@
 import { Command, CommandExecutor } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Cause, Chunk, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
+import { Cause, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import type { StageErrorFile } from "../domain/Records.js"
 import { BoundedCapture } from "./output/BoundedCapture.js"
 import { type EncodedEvents, encodeEvents, type NdjsonLog, OutputLineEncoder } from "./output/NdjsonLog.js"
+import { PendingOutput } from "./output/PendingOutput.js"
 import type { Redactor, StreamMasker } from "./output/Redactor.js"
 import { capturedText, Utf8StreamDecoder } from "./output/Utf8.js"
 import { isoAt } from "../domain/Timestamp.js"
@@ -146,13 +147,13 @@ class StreamState {
 const writeBoth = (request: StageRequest, lines: EncodedEvents) =>
   Effect.zipRight(request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines))
 
-/** Buffers of one stream waiting to be logged; bounded, so a fast command waits for the disk. */
-const PENDING_BUFFERS = 16
-const END_OF_STREAM = new Uint8Array(0)
+/** How long output may wait for a whole batch before it is written anyway. */
+export const FLUSH_DELAY = Duration.millis(50)
 
 /**
- * Reads and writes in two fibers joined by a small queue: while one line is being written the pipe
- * keeps being read, and the next line takes everything that arrived meanwhile (fewer, larger writes).
+ * Reads and writes in two fibers joined by PendingOutput: the pipe keeps being read while a line is
+ * written, and a line takes everything that arrived meanwhile, waiting up to FLUSH_DELAY for a whole
+ * batch, so the logs get a few large writes rather than two per read.
  */
 const pump = (
   request: StageRequest,
@@ -161,19 +162,18 @@ const pump = (
   name: string
 ) =>
   Effect.gen(function* () {
-    const pending = yield* Queue.bounded<Uint8Array>(PENDING_BUFFERS)
-    const read = stream.pipe(
-      Stream.mapError(spawnError(request, `could not read ${name}`)),
-      Stream.runForEachChunk((chunk) => Queue.offerAll(pending, chunk)),
-      Effect.zipRight(Queue.offer(pending, END_OF_STREAM))
+    const pending = new PendingOutput()
+    const read = Stream.runForEachChunk(stream, (chunk) => pending.push(chunk)).pipe(
+      Effect.mapError(spawnError(request, `could not read ${name}`)),
+      Effect.ensuring(Effect.sync(() => pending.end()))
     )
     const write = Effect.gen(function* () {
       while (true) {
-        const batch = yield* Queue.takeBetween(pending, 1, PENDING_BUFFERS)
-        const ended = Chunk.some(batch, (buffer) => buffer === END_OF_STREAM)
-        const lines = state.take(ended ? Chunk.filter(batch, (buffer) => buffer !== END_OF_STREAM) : batch, yield* Clock.currentTimeMillis)
+        yield* pending.ready(Effect.sleep(FLUSH_DELAY))
+        const batch = pending.take()
+        const lines = state.take(batch.chunks, yield* Clock.currentTimeMillis)
         if (lines !== undefined) yield* writeBoth(request, lines)
-        if (ended) return
+        if (batch.ended) return
       }
     })
     yield* Effect.all([read, write], { concurrency: 2, discard: true })
