@@ -1,5 +1,5 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect, Layer, Logger } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -9,6 +9,7 @@ import { Progress } from "../../src/run/Progress.js"
 import { Shutdown, type ShutdownShape } from "../../src/run/Shutdown.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
 import { Settings, type SettingsShape } from "../../src/Settings.js"
+import { capturingConsole, text } from "./CapturingConsole.js"
 
 export interface CliResult {
   readonly code: number
@@ -17,35 +18,7 @@ export interface CliResult {
   readonly logs: ReadonlyArray<string>
 }
 
-const text = (args: ReadonlyArray<unknown>) => args.map(String).join(" ")
 
-/** A Console whose log/error lines land in arrays, so a test sees exactly what a user would. */
-const capturingConsole = (out: Array<string>, err: Array<string>): Console.Console => {
-  const ignore = () => Effect.void
-  const unsafe = globalThis.console
-  return {
-    [Console.TypeId]: Console.TypeId,
-    assert: ignore,
-    clear: Effect.void,
-    count: ignore,
-    countReset: ignore,
-    debug: (...args) => Effect.sync(() => void err.push(text(args))),
-    dir: ignore,
-    dirxml: ignore,
-    error: (...args) => Effect.sync(() => void err.push(text(args))),
-    group: ignore,
-    groupEnd: Effect.void,
-    info: (...args) => Effect.sync(() => void err.push(text(args))),
-    log: (...args) => Effect.sync(() => void out.push(text(args))),
-    table: ignore,
-    time: ignore,
-    timeEnd: ignore,
-    timeLog: ignore,
-    trace: ignore,
-    warn: (...args) => Effect.sync(() => void err.push(text(args))),
-    unsafe
-  }
-}
 
 export interface CliOptions {
   readonly settings?: Partial<SettingsShape>

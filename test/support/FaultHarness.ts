@@ -1,7 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Terminal from "@effect/platform/Terminal"
-import { Cause, Chunk, Console, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
 import { appLayer } from "../../src/AppLayer.js"
 import { main } from "../../src/Cli.js"
 import { Progress } from "../../src/run/Progress.js"
@@ -9,6 +9,7 @@ import { Shutdown } from "../../src/run/Shutdown.js"
 import { Settings } from "../../src/Settings.js"
 import { type FaultReason, MemoryFileSystem, type MemoryFileSystemShape, type Operation } from "./MemoryFileSystem.js"
 import { type Script, ScriptedExecutor } from "./ScriptedExecutor.js"
+import { capturingConsole, text } from "./CapturingConsole.js"
 
 export const ROOT = "/repo"
 
@@ -22,34 +23,6 @@ const noTerminal = Layer.succeed(Terminal.Terminal, {
   display: () => Effect.void
 })
 
-const text = (args: ReadonlyArray<unknown>) => args.map(String).join(" ")
-
-const capturingConsole = (out: Array<string>, err: Array<string>): Console.Console => {
-  const ignore = () => Effect.void
-  const toErr = (...args: ReadonlyArray<unknown>) => Effect.sync(() => void err.push(text(args)))
-  return {
-    [Console.TypeId]: Console.TypeId,
-    assert: ignore,
-    clear: Effect.void,
-    count: ignore,
-    countReset: ignore,
-    debug: toErr,
-    dir: ignore,
-    dirxml: ignore,
-    error: toErr,
-    group: ignore,
-    groupEnd: Effect.void,
-    info: toErr,
-    log: (...args) => Effect.sync(() => void out.push(text(args))),
-    table: ignore,
-    time: ignore,
-    timeEnd: ignore,
-    timeLog: ignore,
-    trace: ignore,
-    warn: toErr,
-    unsafe: globalThis.console
-  }
-}
 
 /** A fault to inject: which call of the in-memory disk fails, on which paths, with which errno. */
 export interface Fault {
