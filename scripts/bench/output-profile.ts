@@ -34,6 +34,7 @@ const producers: Record<string, string> = {
 interface Measured {
   readonly seconds: number
   readonly cpuSeconds: number
+  readonly sysSeconds: number
   readonly maxRssKiB: number
   readonly stdoutBytes: number
   readonly logBytes: number
@@ -61,6 +62,7 @@ const runChild = (producer: string, secrets: boolean) => {
     const measured: Measured = {
       seconds: (performance.now() - started) / 1000,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      sysSeconds: cpu.system / 1e6,
       maxRssKiB: process.resourceUsage().maxRSS,
       stdoutBytes: outcome.stdout.totalBytes,
       logBytes: statSync(path.join(dir, "runner.ndjson")).size
@@ -152,7 +154,7 @@ const main = async () => {
   const teeSeconds = median(tee.map((t) => t.seconds))
   console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${load.toFixed(1)} -> ${os.loadavg()[0]!.toFixed(1)}, ${rounds} rounds, medians`)
   console.log(`tee: wall ${teeSeconds.toFixed(2)} s (${tee.map((t) => t.seconds.toFixed(2)).join(" ")}), tee CPU ${median(tee.map((t) => t.teeCpuSeconds)).toFixed(2)} s`)
-  console.log("case                       | wall s | ratio | CPU s | peak RSS MiB | growth MiB | stdout MiB | log MiB")
+  console.log("case                       | wall s | ratio | CPU s (sys) | peak RSS MiB | growth MiB | stdout MiB | log MiB")
   for (const [name] of builds) {
     const baseline = median(samples.get(`${name} nothing`)!.map((m) => m.maxRssKiB))
     for (const kind of ["nothing", producer]) {
@@ -164,7 +166,7 @@ const main = async () => {
           `${name} ${kind}${secrets && kind !== "nothing" ? " +masking" : ""}`.padEnd(26),
           wall.toFixed(2).padStart(6),
           (kind === "nothing" ? "" : (wall / teeSeconds).toFixed(2)).padStart(5),
-          median(list.map((m) => m.cpuSeconds)).toFixed(2).padStart(5),
+          `${median(list.map((m) => m.cpuSeconds)).toFixed(2)} (${median(list.map((m) => m.sysSeconds)).toFixed(2)})`.padStart(11),
           (rss / 1024).toFixed(1).padStart(12),
           `${((rss - baseline) / 1024).toFixed(1)} (max ${((Math.max(...list.map((m) => m.maxRssKiB)) - baseline) / 1024).toFixed(1)})`.padStart(10),
           (median(list.map((m) => m.stdoutBytes)) / MiB).toFixed(1).padStart(10),

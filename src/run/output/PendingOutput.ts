@@ -1,9 +1,9 @@
 import { Effect } from "effect"
 
 /** Flush once this many bytes are pending: fewer, larger log writes. */
-export const BATCH_BYTES = 256 * 1024
+export const BATCH_BYTES = 1024 * 1024
 /** The reader waits once this many bytes are pending, so a fast command waits for the disk. */
-export const PENDING_LIMIT_BYTES = 1024 * 1024
+export const PENDING_LIMIT_BYTES = 2 * 1024 * 1024
 
 export interface PendingBatch {
   readonly chunks: ReadonlyArray<Uint8Array>
