@@ -66,10 +66,10 @@ export class PersistenceCoordinator extends Context.Tag("codex-orchestrator/Pers
       const handleRunCompleted = Effect.fn("PersistenceCoordinator.handleRunCompleted")(function*(run: RunCompleted) {
         const text = `${encodeSummary(run.summary)}\n`
         const manifestPath = runPaths(settings, run.taskId, run.runId).summaryManifest
-        const [manifest, outcome] = yield* Effect.all(
-          [Effect.either(atomic.write(manifestPath, text, { durable: true })), snapshot(run, text)],
-          { concurrency: 2 }
-        )
+        // One after the other, not side by side: while this process holds the task lock, every other
+        // process recording a run of the task waits, so the hold gets this process's CPU to itself.
+        const manifest = yield* Effect.either(atomic.write(manifestPath, text, { durable: true }))
+        const outcome = yield* snapshot(run, text)
         if (Either.isLeft(manifest)) {
           yield* Effect.logWarning(`run ${run.runId}: summary manifest not written (${manifest.left.message}); snapshot ${outcome.snapshot}`)
           return yield* manifest.left

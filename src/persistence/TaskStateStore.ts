@@ -25,10 +25,46 @@ export interface TaskStateStoreShape {
  * are carried through a rewrite along with the unknown fields of each run.
  */
 const SnapshotFile = Schema.parseJson(Schema.Struct(TaskStateSnapshot.fields), { space: 2 })
-type SnapshotFile = typeof SnapshotFile.Type
 const decodeSnapshot = Schema.decodeUnknownEither(SnapshotFile, preserveUnknown)
-const encodeSnapshot = Schema.encodeSync(SnapshotFile, preserveUnknown)
 const decodeSummary = Schema.decodeUnknownEither(RunSummaryJson, preserveUnknown)
+
+/**
+ * The snapshot as the writer sees it: the runs stay the JSON values found on disk, each checked
+ * against RunSummary, so an entry is carried through a rewrite byte for byte (unknown fields and all)
+ * and nothing already on disk is decoded into classes and encoded again.
+ */
+const SnapshotEnvelope = Schema.parseJson(
+  Schema.Struct({ taskId: Schema.String, lastRunAt: Schema.NullOr(Schema.String), runs: Schema.Array(Schema.Unknown) }),
+  { space: 2 }
+)
+const decodeEnvelope = Schema.decodeUnknownEither(SnapshotEnvelope, preserveUnknown)
+const encodeEnvelope = Schema.encodeSync(SnapshotEnvelope, preserveUnknown)
+const checkRun = Schema.decodeUnknownEither(RunSummary, preserveUnknown)
+const encodeRun = Schema.encodeSync(RunSummary, preserveUnknown)
+
+/** A run as it is written: its id and timestamp for the merge, and its JSON value. */
+interface Entry {
+  readonly runId: string
+  readonly timestamp: string
+  readonly json: unknown
+}
+
+type Snapshot = {
+  readonly fields: { readonly taskId: string; readonly lastRunAt: string | null }
+  readonly entries: ReadonlyArray<Entry>
+}
+
+const entryOf = (summary: RunSummary, json: unknown): Entry => ({ runId: summary.runId, timestamp: summary.timestamp, json })
+
+/** One entry per run id, the later batch replacing the earlier; ordered by timestamp, then run id. */
+const mergeEntries = (...batches: ReadonlyArray<ReadonlyArray<Entry>>): ReadonlyArray<Entry> => {
+  const byRunId = new Map<string, Entry>()
+  for (const batch of batches) for (const entry of batch) byRunId.set(entry.runId, entry)
+  return [...byRunId.values()].sort(byTimestampThenRunId)
+}
+
+const byTimestampThenRunId = (a: { readonly timestamp: string; readonly runId: string }, b: typeof a): number =>
+  a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0
 
 type RecordError = TaskStateStoreLockError | PersistenceError | CorruptFileError
 
@@ -36,9 +72,7 @@ type RecordError = TaskStateStoreLockError | PersistenceError | CorruptFileError
 export const mergeRuns = (...batches: ReadonlyArray<ReadonlyArray<RunSummary>>): ReadonlyArray<RunSummary> => {
   const byRunId = new Map<string, RunSummary>()
   for (const batch of batches) for (const run of batch) byRunId.set(run.runId, run)
-  return [...byRunId.values()].sort((a, b) =>
-    a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0
-  )
+  return [...byRunId.values()].sort(byTimestampThenRunId)
 }
 
 export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateStore")<TaskStateStore, TaskStateStoreShape>() {
@@ -72,52 +106,141 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
           return aside
         })
 
+      /**
+       * Per snapshot file, its runs already checked against RunSummary by this process, keyed by their
+       * JSON text, and the last text parsed: under the lock only runs another process added since are checked.
+       */
+      const checkedRuns = new Map<string, Map<string, Entry>>()
+      const lastParsed = new Map<string, { readonly text: string; readonly snapshot: Snapshot }>()
+
+      const checkRuns = (file: string, runs: ReadonlyArray<unknown>): Either.Either<ReadonlyArray<Entry>, string> => {
+        const checked = checkedRuns.get(file) ?? new Map<string, Entry>()
+        const entries: Array<Entry> = []
+        const seen = new Map<string, Entry>()
+        for (const json of runs) {
+          const key = JSON.stringify(json)
+          let entry = checked.get(key) ?? seen.get(key)
+          if (entry === undefined) {
+            const decoded = checkRun(json)
+            if (Either.isLeft(decoded)) return Either.left(`run ${entries.length + 1}: ${decoded.left.message}`)
+            entry = entryOf(decoded.right, json)
+          }
+          entries.push(entry)
+          seen.set(key, entry)
+        }
+        checkedRuns.set(file, seen)
+        return Either.right(entries)
+      }
+
+      const parseSnapshot = (file: string, text: string): Either.Either<Snapshot, string> => {
+        const last = lastParsed.get(file)
+        if (last?.text === text) return Either.right(last.snapshot)
+        const parsed = Either.flatMap(
+          Either.mapLeft(decodeEnvelope(text), (error) => error.message),
+          ({ runs, ...fields }) => Either.map(checkRuns(file, runs), (entries): Snapshot => ({ fields, entries }))
+        )
+        if (Either.isRight(parsed)) lastParsed.set(file, { text, snapshot: parsed.right })
+        return parsed
+      }
+
+      /**
+       * Outside the lock: checks the current snapshot so that the check under the lock finds it done.
+       * Its failures are not lost: the read under the lock meets and reports them.
+       */
+      const warmSnapshot = (file: string) =>
+        Effect.gen(function*() {
+          const text = yield* readText(file)
+          if (text !== null) parseSnapshot(file, text)
+        }).pipe(Effect.ignore)
+
       const readSnapshotForUpdate = (file: string) =>
         Effect.gen(function*() {
           const text = yield* readText(file)
           if (text === null) return null
-          const decoded = decodeSnapshot(text)
-          if (Either.isRight(decoded)) return decoded.right
-          yield* moveAside(file, firstLine(decoded.left.message))
+          const parsed = parseSnapshot(file, text)
+          if (Either.isRight(parsed)) return parsed.right
+          yield* moveAside(file, firstLine(parsed.left))
           return null
         })
 
+      /** Parked summaries decoded before the lock, by file and text, so the lock holder only re-reads them. */
+      const parkedCache = new Map<string, { readonly text: string; readonly entry: Entry }>()
+
+      const listParked = (pendingDir: string) =>
+        recoverNotFound(fs.readDirectory(pendingDir), () => []).pipe(
+          Effect.mapError(toPersistenceError("list", pendingDir)),
+          Effect.map((names) => names.filter((name) => name.endsWith(".json") && !name.startsWith(".")).sort())
+        )
+
+      const decodeParked = (file: string, text: string) => {
+        const cached = parkedCache.get(file)
+        if (cached?.text === text) return Either.right(cached.entry)
+        return Either.map(decodeSummary(text), (summary) => {
+          const entry = entryOf(summary, encodeRun(summary))
+          parkedCache.set(file, { text, entry })
+          return entry
+        })
+      }
+
+      /** Outside the lock, like `warmSnapshot`; the holder re-reads every file and meets any failure. */
+      const warmParked = (pendingDir: string) =>
+        Effect.gen(function*() {
+          const names = yield* listParked(pendingDir)
+          yield* Effect.forEach(names, (name) => {
+            const file = path.join(pendingDir, name)
+            return Effect.map(readText(file), (text) => text === null ? undefined : decodeParked(file, text))
+          }, { concurrency: 8, discard: true })
+        }).pipe(Effect.ignore)
+
       const readParked = (pendingDir: string) =>
         Effect.gen(function*() {
-          const names = yield* recoverNotFound(fs.readDirectory(pendingDir), () => []).pipe(
-            Effect.mapError(toPersistenceError("list", pendingDir))
-          )
-          const parked = names.filter((name) => name.endsWith(".json") && !name.startsWith(".")).sort()
-          return yield* Effect.forEach(parked, (name) =>
+          const names = yield* listParked(pendingDir)
+          return yield* Effect.forEach(names, (name) =>
             Effect.gen(function*() {
               const file = path.join(pendingDir, name)
               const text = yield* readText(file)
               if (text === null) return []
-              const decoded = decodeSummary(text)
-              if (Either.isRight(decoded)) return [{ file, summary: decoded.right }]
+              const decoded = decodeParked(file, text)
+              if (Either.isRight(decoded)) return [{ file, entry: decoded.right }]
               yield* moveAside(file, firstLine(decoded.left.message))
               return []
-            })).pipe(Effect.map((batches) => batches.flat()))
+            }), { concurrency: 8 }).pipe(Effect.map((batches) => batches.flat()))
         })
 
-      /** Merges a batch of summaries under one hold of the lock: read, merge with parked, write, unpark. */
+      /**
+       * Merges a batch of summaries under one hold of the lock. Everything that does not need the lock
+       * (decoding parked summaries, checking the current snapshot, encoding the new runs) is done first,
+       * because the hold is what concurrent processes queue for: under the lock the snapshot and the
+       * parked files are only re-read, and only what changed since is checked.
+       */
       const recordBatch = (taskId: string, summaries: ReadonlyArray<RunSummary>) => {
         const paths = taskPaths(settings, taskId)
         return Effect.scoped(
           Effect.gen(function*() {
+            const fresh = summaries.map((summary) => entryOf(summary, encodeRun(summary)))
+            yield* Effect.all([warmSnapshot(paths.state), warmParked(paths.pendingDir)], { concurrency: 2, discard: true })
+            // Compiles the encoder on a trivial value, so a fresh process does not do it while holding the lock.
+            encodeEnvelope({ taskId, lastRunAt: null, runs: [] })
             yield* lock.acquire(taskId)
-            const current = yield* readSnapshotForUpdate(paths.state)
-            const parked = yield* readParked(paths.pendingDir)
-            const runs = mergeRuns(current?.runs ?? [], parked.map((entry) => entry.summary), summaries)
-            const next: SnapshotFile = {
-              ...current,
-              taskId: current?.taskId ?? taskId,
-              lastRunAt: runs.at(-1)?.timestamp ?? null,
-              runs
-            }
-            yield* atomic.write(paths.state, `${encodeSnapshot(next)}\n`, { durable: true })
+            const [current, parked] = yield* Effect.all([readSnapshotForUpdate(paths.state), readParked(paths.pendingDir)], {
+              concurrency: 2
+            })
+            const entries = mergeEntries(current?.entries ?? [], parked.map(({ entry }) => entry), fresh)
+            const text = encodeEnvelope({
+              ...current?.fields,
+              taskId: current?.fields.taskId ?? taskId,
+              lastRunAt: entries.at(-1)?.timestamp ?? null,
+              runs: entries.map((entry) => entry.json)
+            })
+            yield* atomic.write(paths.state, `${text}\n`, { durable: true })
             yield* Effect.forEach(parked, ({ file }) =>
-              fs.remove(file, { force: true }).pipe(Effect.mapError(toPersistenceError("remove", file))), { discard: true })
+              fs.remove(file, { force: true }).pipe(
+                Effect.mapError(toPersistenceError("remove", file)),
+                Effect.tap(() => Effect.sync(() => parkedCache.delete(file)))
+              ), { concurrency: 8, discard: true })
+            const checked = checkedRuns.get(paths.state) ?? new Map<string, Entry>()
+            for (const entry of [...parked.map((p) => p.entry), ...fresh]) checked.set(JSON.stringify(entry.json), entry)
+            checkedRuns.set(paths.state, checked)
             if (parked.length > 0) {
               yield* Effect.logInfo(`task ${taskId}: merged ${parked.length} parked run summaries into ${paths.state}`)
             }
