@@ -5,13 +5,15 @@
  * code rather than a TypeScript loader. Each case runs in its own Node process (so its peak RSS is its
  * own): StageProcess runs the producer with both ndjson logs written to a temp dir, and prints wall
  * time and process.resourceUsage().maxRSS. The reference is the shell writing the same output into two
- * files (`CMD | tee a > b`), measured right before each case.
+ * files (`CMD | tee a > b`), measured right before each case, `--repeat` times (median, min–max).
+ * CPU time is user + sys of the child and everything it started, far less sensitive to load than wall time.
+ *   npx tsx scripts/bench/output.ts [--quick] [--repeat R] [--json]
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -54,9 +56,10 @@ const runChild = (producer: ProducerName, secrets: boolean) => {
     })
     const seconds = (performance.now() - started) / 1000
     const logBytes = statSync(path.join(dir, "runner.ndjson")).size
+    const usage = process.resourceUsage()
     console.log(JSON.stringify({
       seconds,
-      maxRssKiB: process.resourceUsage().maxRSS,
+      maxRssKiB: usage.maxRSS,
       stdoutBytes: outcome.stdout.totalBytes,
       logBytes,
       peakMiB: Object.fromEntries(Object.entries(peak).map(([key, bytes]) => [key, Math.round(bytes / MiB)]))
@@ -72,6 +75,8 @@ const runChild = (producer: ProducerName, secrets: boolean) => {
 
 interface Measured {
   readonly seconds: number
+  /** user + sys of the child and the producer it ran. */
+  readonly cpuSeconds: number
   readonly maxRssKiB: number
   readonly stdoutBytes: number
   readonly logBytes: number
@@ -92,51 +97,106 @@ const bundle = async (): Promise<string> => {
   return outfile
 }
 
-const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: boolean): Measured => {
-  const args = [bundled, "child", producer, secrets ? "secrets" : "plain"]
-  const result = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * MiB })
-  const line = result.stdout.trim().split("\n").at(-1) ?? ""
-  if (result.status !== 0 || !line.startsWith("{")) throw new Error(`child failed: ${result.stderr}`)
-  return JSON.parse(line) as Measured
+/** user + sys of this process's reaped children (and theirs), in seconds; clock ticks of 10 ms. */
+const childrenCpuSeconds = (): number => {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? []
+  return (Number(fields[13]) + Number(fields[14])) / 100
 }
 
-const measureTee = (producer: ProducerName): number => {
+const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: boolean): Measured => {
+  const args = [bundled, "child", producer, secrets ? "secrets" : "plain"]
+  const cpu = childrenCpuSeconds()
+  const result = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * MiB })
+  const cpuSeconds = childrenCpuSeconds() - cpu
+  const line = result.stdout.trim().split("\n").at(-1) ?? ""
+  if (result.status !== 0 || !line.startsWith("{")) throw new Error(`child failed: ${result.stderr}`)
+  return { ...(JSON.parse(line) as Omit<Measured, "cpuSeconds">), cpuSeconds }
+}
+
+const measureTee = (producer: ProducerName): { readonly seconds: number; readonly cpuSeconds: number } => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-tee-"))
   try {
+    const cpu = childrenCpuSeconds()
     const started = performance.now()
     spawnSync("bash", ["-c", `${producers[producer]} | tee a > b`], { cwd: dir })
-    return (performance.now() - started) / 1000
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: childrenCpuSeconds() - cpu }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+
+const spread = (values: ReadonlyArray<number>): Spread => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return { median: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN }
+}
+
+export interface OutputRow {
+  readonly name: string
+  readonly trials: number
+  readonly teeSeconds: Spread
+  readonly teeCpuSeconds: Spread
+  readonly seconds: Spread
+  readonly cpuSeconds: Spread
+  /** Per trial: orchestrator / tee, wall and CPU. */
+  readonly ratio: Spread
+  readonly cpuRatio: Spread
+  readonly peakRssMiB: Spread
+  /** Peak RSS over the median peak RSS of a run printing nothing. */
+  readonly rssGrowthMiB: Spread
+  readonly stdoutMiB: number
+  readonly logMiB: number
 }
 
 const main = async () => {
   const bundled = await bundle()
   process.once("exit", () => rmSync(path.dirname(bundled), { recursive: true, force: true }))
   const quick = process.argv.includes("--quick")
-  const cases: ReadonlyArray<[ProducerName, boolean]> = quick
-    ? [["nothing", false], ["256MiB", false], ["256MiB-lines", false]]
-    : [["nothing", false], ["256MiB", false], ["256MiB-lines", false], ["256MiB-lines", true], ["1GiB", false]]
-  const baseline = measureOrchestrator(bundled, "nothing", false)
-  console.log(`cpus: ${os.cpus().length}, node ${process.version}, baseline peak RSS ${(baseline.maxRssKiB / 1024).toFixed(1)} MiB`)
-  console.log("case                   | tee s | orch s | ratio | peak RSS MiB | growth MiB | stdout MiB | log MiB")
-  for (const [producer, secrets] of cases) {
-    if (producer === "nothing") continue
-    const tee = measureTee(producer)
-    const run = measureOrchestrator(bundled, producer, secrets)
-    const name = `${producer}${secrets ? " +masking" : ""}`.padEnd(22)
+  const json = process.argv.includes("--json")
+  const repeatAt = process.argv.indexOf("--repeat")
+  const repeat = repeatAt > 0 ? Number(process.argv[repeatAt + 1]) : quick ? 3 : 5
+  const cases: ReadonlyArray<[ProducerName, boolean, number]> = quick
+    ? [["256MiB", false, repeat], ["256MiB-lines", false, 1], ["1GiB", false, 1]]
+    : [["256MiB", false, repeat], ["256MiB-lines", false, repeat], ["256MiB-lines", true, 1], ["1GiB", false, 3]]
+  const nothing = Array.from({ length: 3 }, () => measureOrchestrator(bundled, "nothing", false))
+  const baselineKiB = spread(nothing.map((run) => run.maxRssKiB)).median
+  const rows: Array<OutputRow> = []
+  for (const [producer, secrets, trials] of cases) {
+    const pairs = Array.from({ length: trials }, () => [measureTee(producer), measureOrchestrator(bundled, producer, secrets)] as const)
+    const runs = pairs.map(([, run]) => run)
+    rows.push({
+      name: `${producer}${secrets ? " +masking" : ""}`,
+      trials,
+      teeSeconds: spread(pairs.map(([tee]) => tee.seconds)),
+      teeCpuSeconds: spread(pairs.map(([tee]) => tee.cpuSeconds)),
+      seconds: spread(runs.map((run) => run.seconds)),
+      cpuSeconds: spread(runs.map((run) => run.cpuSeconds)),
+      ratio: spread(pairs.map(([tee, run]) => run.seconds / tee.seconds)),
+      cpuRatio: spread(pairs.map(([tee, run]) => run.cpuSeconds / tee.cpuSeconds)),
+      peakRssMiB: spread(runs.map((run) => run.maxRssKiB / 1024)),
+      rssGrowthMiB: spread(runs.map((run) => (run.maxRssKiB - baselineKiB) / 1024)),
+      stdoutMiB: (runs[0]?.stdoutBytes ?? 0) / MiB,
+      logMiB: (runs[0]?.logBytes ?? 0) / MiB
+    })
+  }
+  if (json) {
+    console.log(JSON.stringify({ section: "output", cpus: os.cpus().length, baselinePeakRssMiB: baselineKiB / 1024, rows }))
+    return
+  }
+  const span = (s: Spread, digits = 2) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`
+  console.log(`cpus: ${os.cpus().length}, node ${process.version}, baseline peak RSS ${(baselineKiB / 1024).toFixed(1)} MiB; median (min–max)`)
+  console.log("| case | trials | tee s | orch s | ratio | CPU tee s | CPU orch s | CPU ratio | peak RSS MiB | growth MiB | stdout MiB | log MiB |")
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|")
+  for (const r of rows) {
     console.log(
-      [
-        name,
-        tee.toFixed(2).padStart(5),
-        run.seconds.toFixed(2).padStart(6),
-        (run.seconds / tee).toFixed(2).padStart(5),
-        (run.maxRssKiB / 1024).toFixed(1).padStart(12),
-        ((run.maxRssKiB - baseline.maxRssKiB) / 1024).toFixed(1).padStart(10),
-        (run.stdoutBytes / MiB).toFixed(1).padStart(10),
-        (run.logBytes / MiB).toFixed(1).padStart(7)
-      ].join(" | ")
+      `| ${r.name} | ${r.trials} | ${span(r.teeSeconds)} | ${span(r.seconds)} | ${span(r.ratio)} | ${r.teeCpuSeconds.median.toFixed(2)} | ${
+        r.cpuSeconds.median.toFixed(2)
+      } | ${r.cpuRatio.median.toFixed(2)} | ${span(r.peakRssMiB, 1)} | ${span(r.rssGrowthMiB, 1)} | ${r.stdoutMiB.toFixed(1)} | ${r.logMiB.toFixed(1)} |`
     )
   }
 }
