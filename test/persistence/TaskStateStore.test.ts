@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, Schema } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Effect, Fiber, Option, Schema, TestClock } from "effect"
+import { LockHolder } from "../../src/domain/Records.js"
 import { readFileSync } from "node:fs"
-import { RunSummaryJson } from "../../src/domain/RunSummary.js"
+import { RunSummaryJson, TaskStateSnapshot, TaskStateSnapshotJson } from "../../src/domain/RunSummary.js"
 import { TaskStateStore } from "../../src/persistence/TaskStateStore.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
-import { captureLogs, memoryPersistence, sampleSummary } from "../support/PersistenceTestLayers.js"
+import { captureLogs, fakeProcessInfo, HOST, memoryPersistence, sampleSummary } from "../support/PersistenceTestLayers.js"
 
 const STATE = "/repo/out/t1/state.json"
 const stateOnDisk = Effect.flatMap(MemoryFileSystem, (mem) => mem.readString(STATE)).pipe(
@@ -109,4 +111,22 @@ describe("TaskStateStore", () => {
       expect(lockTakes.length).toBeLessThanOrEqual(3)
       expect(yield* mem.files("/repo")).toEqual([STATE])
     }).pipe(Effect.provide(memoryPersistence())))
+
+  it.effect("a writer waiting for the lock parks its summary first and is done once another holder merges it", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      yield* mem.seed("/repo/.runs/t1.lock", JSON.stringify(LockHolder.make({ pid: 77, host: HOST, token: "x", acquired_at: "1970-01-01T00:00:00.000Z" })))
+      const summary = sampleSummary("t1", 1)
+      const parked = `/repo/out/t1/pending/${summary.runId}.json`
+      const fiber = yield* Effect.fork((yield* TaskStateStore).recordRun("t1", summary))
+      yield* TestClock.adjust(120)
+      expect(Option.isSome(yield* mem.readString(parked))).toBe(true)
+      // What the holder does: a durable snapshot with the parked run in it, then the parked file removed.
+      yield* mem.seed(STATE, Schema.encodeSync(TaskStateSnapshotJson)(TaskStateSnapshot.make({ taskId: "t1", lastRunAt: summary.timestamp, runs: [summary] })))
+      yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(parked))
+      yield* TestClock.adjust(60)
+      yield* Fiber.join(fiber)
+      expect(Option.getOrThrow(yield* stateOnDisk).runs.map((run) => run.runId)).toEqual([summary.runId])
+      expect(yield* mem.files("/repo/out")).toEqual([STATE])
+    }).pipe(Effect.provide(memoryPersistence({ processes: fakeProcessInfo({ alive: [77] }) }))))
 })
