@@ -34,7 +34,7 @@ const producers: Record<string, string> = {
 interface Measured {
   readonly seconds: number
   readonly cpuSeconds: number
-  readonly sysSeconds: number
+  readonly sysSeconds?: number
   readonly maxRssKiB: number
   readonly stdoutBytes: number
   readonly logBytes: number
@@ -166,7 +166,7 @@ const main = async () => {
           `${name} ${kind}${secrets && kind !== "nothing" ? " +masking" : ""}`.padEnd(26),
           wall.toFixed(2).padStart(6),
           (kind === "nothing" ? "" : (wall / teeSeconds).toFixed(2)).padStart(5),
-          `${median(list.map((m) => m.cpuSeconds)).toFixed(2)} (${median(list.map((m) => m.sysSeconds)).toFixed(2)})`.padStart(11),
+          `${median(list.map((m) => m.cpuSeconds)).toFixed(2)} (${median(list.map((m) => m.sysSeconds ?? Number.NaN)).toFixed(2)})`.padStart(11),
           (rss / 1024).toFixed(1).padStart(12),
           `${((rss - baseline) / 1024).toFixed(1)} (max ${((Math.max(...list.map((m) => m.maxRssKiB)) - baseline) / 1024).toFixed(1)})`.padStart(10),
           (median(list.map((m) => m.stdoutBytes)) / MiB).toFixed(1).padStart(10),
