@@ -16,7 +16,6 @@ const SAFE = new Uint8Array(256)
 for (let byte = 0x20; byte < 0x80; byte++) SAFE[byte] = byte === 0x22 || byte === 0x5c ? 0 : 1
 const HEX = Buffer.from("0123456789abcdef", "latin1")
 const BACKSLASH = 0x5c
-const NO_WORDS = new Uint32Array(0)
 /** Runs of plain text at least this long are copied with one memcpy rather than word by word. */
 const LONG_RUN = 256
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
@@ -65,29 +64,29 @@ export class Utf8JsonEscaper {
       this.pending = new Uint8Array(0)
     }
     const length = input.length
-    // Plain text goes 4 bytes at a time through an aligned word view of the input.
-    const aligned = (4 - (input.byteOffset & 3)) & 3
-    const words = length >= aligned + 4
-      ? new Uint32Array(input.buffer, input.byteOffset + aligned, (length - aligned) >> 2)
-      : NO_WORDS
+    // Plain text goes 4 bytes at a time, read at any offset: after an escape the next word is
+    // checked at once. Short runs are stored word by word as they are scanned; a run still going
+    // after LONG_RUN bytes is scanned on and copied with one memcpy.
+    const source = new DataView(input.buffer, input.byteOffset, input.byteLength)
     const target = new DataView(out.buffer, out.byteOffset, out.byteLength)
     let n = offset
     let i = 0
     while (i < length) {
-      if (i >= aligned && ((i - aligned) & 3) === 0) {
-        const runStart = i
-        while (i + 4 <= length && plainWord(words[(i - aligned) >> 2]!)) i += 4
-        if (i - runStart >= LONG_RUN) {
-          out.set(input.subarray(runStart, i), n)
-          n += i - runStart
-        } else {
-          for (let at = runStart; at < i; at += 4) {
-            target.setUint32(n, words[(at - aligned) >> 2]!, LITTLE_ENDIAN)
-            n += 4
-          }
-        }
-        if (i === length) break
+      const runStart = i
+      while (i + 4 <= length && i - runStart < LONG_RUN) {
+        const word = source.getUint32(i, LITTLE_ENDIAN)
+        if (!plainWord(word)) break
+        target.setUint32(n, word, LITTLE_ENDIAN)
+        n += 4
+        i += 4
       }
+      if (i - runStart >= LONG_RUN) {
+        const copyStart = i
+        while (i + 4 <= length && plainWord(source.getUint32(i, LITTLE_ENDIAN))) i += 4
+        out.set(input.subarray(copyStart, i), n)
+        n += i - copyStart
+      }
+      if (i === length) break
       const byte = input[i]!
       if (SAFE[byte] === 1) {
         out[n++] = byte

@@ -59,6 +59,14 @@ describe("Utf8JsonEscaper", () => {
     }
   })
 
+  it("switches from word stores to one copy at any run length around the switch point", () => {
+    const text = Array.from({ length: 16 }, (_, k) => "x".repeat(248 + k) + (k % 2 === 0 ? "\n" : "é")).join("")
+    for (const shift of [0, 1, 2, 3]) {
+      const padded = Buffer.concat([Buffer.alloc(shift), Buffer.from(text)])
+      expect(escapeInPieces(padded.subarray(shift), [255, 256, 257, 3000])).toBe(JSON.stringify(text).slice(1, -1))
+    }
+  })
+
   it("passes valid text through, escaping only what JSON requires", () => {
     const text = "plain é€😀 \"quoted\" back\\slash\n\t\u0001 \u2028"
     expect(escapeInPieces(Buffer.from(text), [5, 6, 7, 13, 14])).toBe(JSON.stringify(text).slice(1, -1))
