@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Context, Deferred, Duration, Effect, Either, Layer, Schedule, Schema } from "effect"
+import { Context, Deferred, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { CorruptFileError, type PersistenceError, type TaskStateStoreLockError } from "../domain/Errors.js"
 import { preserveUnknown, RunSummary, RunSummaryJson, TaskStateSnapshot } from "../domain/RunSummary.js"
@@ -45,6 +45,8 @@ const encodeSummary = Schema.encodeSync(RunSummaryJson)
 
 /** How often a writer waiting for the lock looks whether a holder has merged its parked summaries. */
 const MERGED_POLL = Duration.millis(50)
+/** The first attempt at a free lock takes a few milliseconds; the first retry comes after 100 ms. */
+const PARK_AHEAD_AFTER = Duration.millis(20)
 
 /** A run as it is written: its id and timestamp for the merge, and its JSON value. */
 interface Entry {
@@ -214,18 +216,20 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
       /**
        * Parks the summaries before the lock is tried, so that whoever holds the lock next merges them:
        * under contention one hold records the runs of every process waiting, instead of one each.
-       * A failure here only loses that shortcut; it is logged and the run still takes the lock.
+       * A failure here only loses that shortcut; it is logged and the run still takes the lock. Not
+       * fsynced: a holder's snapshot that merges the file is durable, and a summary still parked when
+       * the attempts run out is written again, durably, by the coordinator.
        */
       const announce = (pendingDir: string, summaries: ReadonlyArray<RunSummary>) =>
         Effect.forEach(summaries, (summary) => {
           const file = path.join(pendingDir, `${summary.runId}.json`)
-          return atomic.write(file, `${encodeSummary(summary)}\n`, { durable: true }).pipe(
+          return atomic.write(file, `${encodeSummary(summary)}\n`).pipe(
             Effect.as([file]),
             Effect.catchAll((error) =>
               Effect.as(Effect.logWarning(`run ${summary.runId}: could not park the summary ahead of the lock: ${error.message}`), [])
             )
           )
-        }, { concurrency: 4 }).pipe(Effect.map((files) => files.flat()))
+        }, { concurrency: 8 }).pipe(Effect.map((files) => files.flat()))
 
       /** A parked file is removed only by a holder that has written a snapshot containing it. */
       const allMerged = (files: ReadonlyArray<string>) =>
@@ -245,6 +249,39 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
             Effect.catchAll((error) => Effect.logWarning(`could not remove parked summary ${file}: ${error.message}`))
           ), { discard: true })
 
+      /** The hold itself: re-read, merge, write, unpark. */
+      const mergeUnderLock = (taskId: string, fresh: ReadonlyArray<Entry>, announced: ReadonlyArray<string>) => {
+        const paths = taskPaths(settings, taskId)
+        return Effect.gen(function*() {
+          const [current, parked] = yield* Effect.all([readSnapshotForUpdate(paths.state), readParked(paths.pendingDir)], {
+            concurrency: 2
+          })
+          const entries = mergeEntries(current?.entries ?? [], parked.map(({ entry }) => entry), fresh)
+          const text = encodeEnvelope({
+            ...current?.fields,
+            taskId: current?.fields.taskId ?? taskId,
+            lastRunAt: entries.at(-1)?.timestamp ?? null,
+            runs: entries.map((entry) => entry.json)
+          })
+          yield* atomic.write(paths.state, `${text}\n`, { durable: true })
+          yield* Effect.forEach(parked, ({ file }) =>
+            fs.remove(file, { force: true }).pipe(
+              Effect.mapError(toPersistenceError("remove", file)),
+              Effect.tap(() => Effect.sync(() => parkedCache.delete(file)))
+            ), { concurrency: 8, discard: true })
+          const checked = checkedRuns.get(paths.state) ?? new Map<string, Entry>()
+          for (const entry of [...parked.map((p) => p.entry), ...fresh]) checked.set(JSON.stringify(entry.json), entry)
+          checkedRuns.set(paths.state, checked)
+          const others = parked.filter(({ file }) => !announced.includes(file)).length
+          if (others > 0) {
+            yield* Effect.logInfo(`task ${taskId}: merged ${others} parked run summaries into ${paths.state}`)
+          }
+        }).pipe(
+          // The caller parks the summaries again with the failure on record; a copy left here would be merged silently.
+          Effect.tapError(() => unpark(announced))
+        )
+      }
+
       /**
        * Merges a batch of summaries under one hold of the lock, unless another holder merges them first.
        * Everything that does not need the lock (decoding parked summaries, checking the current snapshot,
@@ -257,46 +294,28 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
         return Effect.scoped(
           Effect.gen(function*() {
             const fresh = summaries.map((summary) => entryOf(summary, encodeRun(summary)))
-            const announced = yield* announce(paths.pendingDir, summaries)
             yield* Effect.all([warmSnapshot(paths.state), warmParked(paths.pendingDir)], { concurrency: 2, discard: true })
             // Compiles the encoder on a trivial value, so a fresh process does not do it while holding the lock.
             encodeEnvelope({ taskId, lastRunAt: null, runs: [] })
-            const took = yield* Effect.raceFirst(
-              Effect.as(lock.acquire(taskId), "locked" as const),
-              Effect.as(mergedByAnotherHolder(announced), "merged" as const)
-            ).pipe(
-              Effect.catchTag("TaskStateStoreLockError", (error) =>
-                Effect.flatMap(allMerged(announced), (merged) => merged ? Effect.succeed("merged" as const) : Effect.fail(error)))
-            )
-            if (took === "merged") return
-            yield* Effect.gen(function*() {
-              const [current, parked] = yield* Effect.all([readSnapshotForUpdate(paths.state), readParked(paths.pendingDir)], {
-                concurrency: 2
-              })
-              const entries = mergeEntries(current?.entries ?? [], parked.map(({ entry }) => entry), fresh)
-              const text = encodeEnvelope({
-                ...current?.fields,
-                taskId: current?.fields.taskId ?? taskId,
-                lastRunAt: entries.at(-1)?.timestamp ?? null,
-                runs: entries.map((entry) => entry.json)
-              })
-              yield* atomic.write(paths.state, `${text}\n`, { durable: true })
-              yield* Effect.forEach(parked, ({ file }) =>
-                fs.remove(file, { force: true }).pipe(
-                  Effect.mapError(toPersistenceError("remove", file)),
-                  Effect.tap(() => Effect.sync(() => parkedCache.delete(file)))
-                ), { concurrency: 8, discard: true })
-              const checked = checkedRuns.get(paths.state) ?? new Map<string, Entry>()
-              for (const entry of [...parked.map((p) => p.entry), ...fresh]) checked.set(JSON.stringify(entry.json), entry)
-              checkedRuns.set(paths.state, checked)
-              const others = parked.filter(({ file }) => !announced.includes(file)).length
-              if (others > 0) {
-                yield* Effect.logInfo(`task ${taskId}: merged ${others} parked run summaries into ${paths.state}`)
+            // A free lock is taken at the first attempt; only a writer that has to wait parks ahead of it.
+            const acquiring = yield* Effect.fork(lock.acquire(taskId))
+            if (Option.isNone(yield* Effect.timeoutOption(Fiber.join(acquiring), PARK_AHEAD_AFTER))) {
+              const announced = yield* announce(paths.pendingDir, summaries)
+              const took = yield* Effect.raceFirst(
+                Effect.as(Fiber.join(acquiring), "locked" as const),
+                Effect.as(mergedByAnotherHolder(announced), "merged" as const)
+              ).pipe(
+                Effect.catchTag("TaskStateStoreLockError", (error) =>
+                  Effect.flatMap(allMerged(announced), (merged) => merged ? Effect.succeed("merged" as const) : Effect.fail(error)))
+              )
+              if (took === "merged") {
+                yield* Fiber.interrupt(acquiring)
+                return
               }
-            }).pipe(
-              // The caller parks the summaries again with the failure on record; a copy left here would be merged silently.
-              Effect.tapError(() => unpark(announced))
-            )
+              yield* mergeUnderLock(taskId, fresh, announced)
+            } else {
+              yield* mergeUnderLock(taskId, fresh, [])
+            }
           })
         )
       }
