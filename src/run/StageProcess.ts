@@ -107,12 +107,18 @@ class StreamState {
       }
       return this.lines.encode(chunks, isoAt(millis))
     }
-    let text = ""
+    // Chunk by chunk, not the batch as one string: megabyte strings are old-space garbage that only a
+    // full GC frees, chunk-sized ones die young.
+    const pieces: Array<Uint8Array> = []
     for (const chunk of chunks) {
       this.totalBytes += chunk.length
-      text += this.decoder.decode(chunk)
+      const masked = this.masker.push(this.decoder.decode(chunk))
+      if (masked.length === 0) continue
+      const bytes = Buffer.from(masked, "utf8")
+      this.capture.push(bytes)
+      pieces.push(bytes)
     }
-    return this.masked(this.masker.push(text), millis)
+    return pieces.length === 0 ? undefined : this.lines.encode(pieces, isoAt(millis))
   }
 
   /** What the decoder and the masker still hold, once the stream is over. */
