@@ -8,6 +8,7 @@ import { nowIso } from "../domain/Timestamp.js"
 import { taskPaths } from "../Layout.js"
 import { Settings } from "../Settings.js"
 import { LockRetryPolicy } from "./LockRetryPolicy.js"
+import { hostTag } from "./AtomicFile.js"
 import { isAlreadyExists, isNotFound, toPersistenceError } from "./PlatformFailure.js"
 import { ProcessInfo } from "./ProcessInfo.js"
 
@@ -31,6 +32,8 @@ type Inspection =
   | { readonly _tag: "Held"; readonly holder: LockHolderInfo }
   | { readonly _tag: "Stale"; readonly raw: string; readonly why: string }
   | { readonly _tag: "Gone" }
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const decodeHolder = Schema.decodeUnknownEither(LockHolderJson)
 const encodeHolder = Schema.encodeSync(LockHolderJson)
@@ -126,10 +129,42 @@ export class TaskLock extends Context.Tag("codex-orchestrator/TaskLock")<TaskLoc
           return true
         }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(true)))
 
+      const ownTag = `${processes.pid}.${hostTag(processes.hostname)}`
+
+      /**
+       * The holder is written to a temp file first and hard-linked into place, which fails when the lock
+       * exists: the lock appears whole or not at all. Created empty and then written, a holder killed in
+       * between (the crash campaign hit it) left an empty lock that blocks the task for 5 minutes.
+       */
       const createOnce = (lockPath: string, holder: LockHolder) =>
-        fs.writeFile(lockPath, new TextEncoder().encode(encodeHolder(holder)), { flag: "wx" }).pipe(
-          Effect.as(true),
-          Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
+        Effect.gen(function*() {
+          const temp = path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${ownTag}.${randomBytes(8).toString("hex")}.tmp`)
+          yield* fs.writeFile(temp, new TextEncoder().encode(encodeHolder(holder)), { flag: "wx" })
+          return yield* fs.link(temp, lockPath).pipe(
+            Effect.as(true),
+            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)),
+            Effect.ensuring(
+              fs.remove(temp, { force: true }).pipe(
+                Effect.catchAll((error) => Effect.logWarning(`could not remove temporary lock file ${temp}: ${error.message}`))
+              )
+            )
+          )
+        })
+
+      /** Temp files of lock holders killed before their link: named after their writer, swept when it is dead. */
+      const sweepDeadTemps = (lockPath: string) =>
+        Effect.gen(function*() {
+          const dir = path.dirname(lockPath)
+          const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(lockPath))}\\.(\\d+)\\.${hostTag(processes.hostname)}\\.[0-9a-f]{16}\\.tmp$`)
+          for (const name of yield* fs.readDirectory(dir)) {
+            const pid = Number(pattern.exec(name)?.[1] ?? Number.NaN)
+            if (Number.isNaN(pid) || pid === processes.pid || (yield* processes.isAlive(pid))) continue
+            yield* fs.remove(path.join(dir, name), { force: true })
+            yield* Effect.logInfo(`removed temporary lock file ${name}, whose writer is no longer running`)
+          }
+        }).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.catchAll((error) => Effect.logWarning(`could not sweep temporary lock files beside ${lockPath}: ${error.message}`))
         )
 
       const create = (lockPath: string, holder: LockHolder) =>
@@ -176,6 +211,7 @@ export class TaskLock extends Context.Tag("codex-orchestrator/TaskLock")<TaskLoc
 
       const acquire = Effect.fn("TaskLock.acquire")(function*(taskId: string) {
         const lockPath = taskPaths(settings, taskId).lock
+        yield* sweepDeadTemps(lockPath)
         let attempts = 0
         return yield* Effect.acquireRelease(
           Effect.suspend(() => {

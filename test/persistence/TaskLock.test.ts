@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { LockHolder } from "../../src/domain/Records.js"
 import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
+import { hostTag } from "../../src/persistence/AtomicFile.js"
 import { TaskLock } from "../../src/persistence/TaskLock.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { captureLogs, fakeProcessInfo, HOST, memoryPersistence, SELF_PID } from "../support/PersistenceTestLayers.js"
@@ -13,7 +14,7 @@ const holderJson = (pid: number, host = HOST, acquired_at = "1970-01-01T00:00:00
 
 const lockWrites = Effect.map(MemoryFileSystem, (mem) => mem.operations).pipe(
   Effect.flatten,
-  Effect.map((ops) => ops.filter((op) => op.path === LOCK && op.operation === "writeFile" && op.flag === "wx").map((op) => op.atMillis))
+  Effect.map((ops) => ops.filter((op) => op.path === LOCK && op.operation === "link").map((op) => op.atMillis))
 )
 
 describe("TaskLock", () => {
@@ -123,6 +124,22 @@ describe("TaskLock", () => {
       yield* TestClock.adjust(3000)
       expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "TaskStateStoreLockError", attempts: 5 })
     }).pipe(Effect.provide(memoryPersistence())))
+
+  it.effect("the lock appears whole: its holder is linked into place from a temp file, swept once its writer is dead", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      const lock = yield* TaskLock
+      const deadTemp = `/repo/.runs/.t1.lock.99.${hostTag(HOST)}.0123456789abcdef.tmp`
+      const liveTemp = `/repo/.runs/.t1.lock.77.${hostTag(HOST)}.0123456789abcdef.tmp`
+      yield* mem.seed(deadTemp, holderJson(99))
+      yield* mem.seed(liveTemp, holderJson(77))
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* lock.acquire("t1")
+        const created = (yield* mem.operations).filter((op) => op.path === LOCK && ["writeFile", "link"].includes(op.operation))
+        expect(created.map((op) => op.operation)).toEqual(["link"])
+      }))
+      expect(yield* mem.files("/repo")).toEqual([liveTemp])
+    }).pipe(Effect.provide(memoryPersistence({ processes: fakeProcessInfo({ alive: [77] }) }))))
 
   it.effect("an unreadable lock counts as held until its file is 5 minutes old", () =>
     Effect.gen(function*() {
