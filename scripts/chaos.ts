@@ -481,6 +481,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRep
     return "completion"
   }
 
+  const seenTemps = new Set<string>()
   let kills = 0
   while (kills < options.kills) {
     const phase = pickPhase()
@@ -539,7 +540,8 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRep
     const verdict = judge(root, afterKill)
     counts.tornLogLines += verdict.tornLogLines
     check("files decode after the kill", verdict.bad.length === 0, () => `${runId} (${state}): ${verdict.bad.join("; ")}`)
-    const temps = afterKill.filter(isTemp)
+    const temps = afterKill.filter((t) => isTemp(t) && !seenTemps.has(t))
+    for (const t of temps) seenTemps.add(t)
     counts.tempFilesLeftByKills += temps.length
     const lockPath = path.join(root, ".runs", `${TASK}.lock`)
     const lockLeft = fs.existsSync(lockPath)
@@ -553,7 +555,7 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRep
     check("next start records its snapshot", recorded, () => `${nextId} after ${state}; parked: ${[...parkedRuns(root)].join(",")}; ${next.stderr.slice(-400)}`)
     if (lockLeft && recorded) counts.takeovers++
     check("no lock left after the next start", !fs.existsSync(lockPath), () => `after ${state}`)
-    const sharedDirs = [path.join(root, ".runs"), path.join(root, ".runs", TASK), path.join(root, "out", TASK), path.join(root, "out", TASK, "pending")]
+    const sharedDirs = [path.join(root, ".runs"), path.join(root, ".runs", TASK), path.join(root, "out", TASK)]
     const sharedTemps = temps.filter((t) => sharedDirs.includes(path.dirname(t)))
     counts.tempFilesWaitingForResume += temps.filter((t) => t.includes(path.join("cli", runId ?? "\0")) && fs.existsSync(t)).length
     const sweptNow = sharedTemps.filter((t) => !fs.existsSync(t))
@@ -619,15 +621,17 @@ export const runCampaign = async (options: CampaignOptions): Promise<CampaignRep
   counts.gluedLogLines = final.glued.length
   const leftovers = tree.filter(isTemp)
   counts.tempFilesLeftAtEnd = leftovers.length
-  // A run's summary-manifest directory and a run directory without a manifest are never written again.
+  // Never written again: a run's summary-manifest directory, a run directory without a manifest, and
+  // pending/ (written only when a summary is parked; recordRun reads and removes there).
   const summaryDir = new RegExp(`^${escapeRegExp(path.join(root, ".runs", TASK))}/[^/]+$`)
-  const orphanDirs = new Set(noManifest.map((id) => path.join(root, ".runs", TASK, "cli", id)))
+  const orphanDirs = new Set([...noManifest.map((id) => path.join(root, ".runs", TASK, "cli", id)), path.join(root, "out", TASK, "pending")])
   const unvisited = (t: string) => summaryDir.test(path.dirname(t)) || orphanDirs.has(path.dirname(t))
   check("no temp file left at the end where a later run writes", leftovers.every(unvisited),
     () => leftovers.filter((t) => !unvisited(t)).join(", "))
   check(KNOWN_GAP_TEMP, !leftovers.some(unvisited), () => leftovers.filter(unvisited).join(", "))
   check("no lock left at the end", !fs.existsSync(path.join(root, ".runs", `${TASK}.lock`)), () => "lock file present")
 
+  if (options.bin === undefined) fs.rmSync(path.dirname(bin), { recursive: true, force: true })
   return {
     kills,
     seed: options.seed,
