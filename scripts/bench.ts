@@ -146,7 +146,7 @@ for (const r of output.rows) {
     s(r.seconds.median),
     `${s(r.seconds.min)}–${s(r.seconds.max)}`,
     s(r.cpuSeconds.median),
-    `\`CMD | tee a > b\`: ${s(r.teeSeconds.median)} (CPU ${s(r.teeCpuSeconds.median)})`,
+    `\`CMD \\| tee a > b\`: ${s(r.teeSeconds.median)} (CPU ${s(r.teeCpuSeconds.median)})`,
     `${r.ratio.median.toFixed(2)}× (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}); CPU ${r.cpuRatio.median.toFixed(2)}×`,
     throughput ? `≤ 2×: ${met(r.ratio.median <= 2)}` : ""
   )

@@ -117,6 +117,8 @@ export const trial = async (bin: string, n: number): Promise<ConcurrencyTrial> =
     }
     const holdValues = [...holds.values()]
     const parkedByChild = children.filter((child) => child.stderr.includes("summary parked at")).length
+    const failed = children.find((child) => child.code !== 0 || child.stdout === "")
+    if (failed !== undefined) process.stderr.write(`N = ${n}: a start exited ${failed.code}; its stderr ends:\n${failed.stderr.slice(-1500)}\n`)
     const last = await runChild(bin, env, root)
     const after = runIdsIn(root)
     const lastId = (JSON.parse(last.stdout) as { run_id: string }).run_id
