@@ -1,7 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Layer } from "effect"
 import { CorruptFileError, type PersistenceError } from "../domain/Errors.js"
-import { decodeRunManifest, encodeRunManifest, type RunManifest } from "../domain/RunManifest.js"
+import { decodeRunManifest, manifestJson, type RunManifest } from "../domain/RunManifest.js"
 import { AtomicFile } from "./AtomicFile.js"
 import { toPersistenceError } from "./PlatformFailure.js"
 
@@ -31,9 +31,7 @@ export class RunManifestWriter extends Context.Tag("codex-orchestrator/RunManife
         manifest: RunManifest,
         options: { readonly durable?: boolean } = {}
       ) {
-        // A manifest that cannot be encoded is a bug in whoever built it, not a disk condition.
-        const text = yield* Effect.orDie(encodeRunManifest(manifest))
-        yield* atomic.write(path, `${text}\n`, { durable: options.durable ?? false })
+        yield* atomic.write(path, `${manifestJson(manifest)}\n`, { durable: options.durable ?? false })
       })
 
       const read = Effect.fn("RunManifestWriter.read")(function*(path: string) {
