@@ -2,7 +2,9 @@
 // start-up then reads one file and skips most of the parse and compile of ~700 KB of JavaScript.
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
-import { chmod, rm, writeFile } from "node:fs/promises"
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 // Pulled in by code paths the CLI never takes (@effect/cli config files, Schema arbitraries);
 // replaced by empty modules so they are neither shipped nor parsed at start-up.
@@ -51,8 +53,15 @@ if (process.env.CODEX_ORCHESTRATOR_WRITE_CODE_CACHE === "1") {
 await writeFile("dist/bin.cjs", loader)
 await chmod("dist/bin.cjs", 0o755)
 
-// Warm the cache with the functions a typical start-up compiles.
-spawnSync(process.execPath, ["dist/bin.cjs", "--help"], {
-  env: { ...process.env, CODEX_ORCHESTRATOR_WRITE_CODE_CACHE: "1" },
+// Warm the cache with what a run compiles: a one-stage start in a throwaway project covers config,
+// engine, persistence and output; --help and plan reuse most of it.
+const project = await mkdtemp(join(tmpdir(), "codex-orchestrator-warm-"))
+await writeFile(
+  join(project, "codex.orchestrator.json"),
+  JSON.stringify({ pipelines: [{ id: "warm", title: "Warm", stages: [{ kind: "command", id: "t", title: "t", command: "true" }] }] })
+)
+spawnSync(process.execPath, ["dist/bin.cjs", "start", "warm", "--task", "warm"], {
+  env: { ...process.env, CODEX_ORCHESTRATOR_ROOT: project, CODEX_ORCHESTRATOR_WRITE_CODE_CACHE: "1" },
   stdio: "ignore"
 })
+await rm(project, { recursive: true, force: true })
