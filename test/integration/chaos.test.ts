@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import { formatReport, KNOWN_GAPS, runCampaign } from "../../scripts/chaos.js"
 
 // The short crash campaign (docs/CHAOS.md): 20 SIGKILLs of the built binary, one 30 s stale wait.
@@ -16,5 +17,7 @@ describe("crash campaign, short", () => {
       }
       expect(report.counts.resumesCompleted).toBe(report.counts.staleReported)
       expect(report.counts.staleWaitSeconds).toBeLessThanOrEqual(32)
+      // Kept when an assertion fails, for inspection; about 50 MB otherwise left in the temp dir.
+      fs.rmSync(report.root, { recursive: true, force: true })
     }), 180_000)
 })
