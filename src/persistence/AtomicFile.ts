@@ -19,6 +19,11 @@ export interface AtomicFileShape {
     data: string | Uint8Array,
     options?: AtomicWriteOptions
   ) => Effect.Effect<void, PersistenceError>
+  /**
+   * Removes the temp files of writers that died in `dir` (best effort, logged). `write` does it for its
+   * own directory; a directory no run writes to again is swept by the next run through this.
+   */
+  readonly sweep: (dir: string) => Effect.Effect<void>
 }
 
 /**
@@ -96,6 +101,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
             { discard: true }
           )
         }).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
           Effect.catchAll((error) => Effect.logWarning(`could not sweep temporary files in ${dir}: ${error.message}`))
         )
 
@@ -142,7 +148,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
         }
       })
 
-      return { write }
+      return { write, sweep }
     })
   )
 }

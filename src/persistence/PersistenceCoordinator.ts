@@ -25,6 +25,12 @@ export interface PersistenceCoordinatorShape {
    * Fails only when the manifest itself could not be written.
    */
   readonly handleRunCompleted: (run: RunCompleted) => Effect.Effect<CoordinatorOutcome, PersistenceError>
+  /**
+   * Parks the summary durably in `OUT/TASK/pending/` before the run's final manifest is written, so a
+   * process killed between that write and `handleRunCompleted` still leaves its history for the next
+   * `recordRun` to merge (it removes the file once merged).
+   */
+  readonly parkAhead: (run: RunCompleted) => Effect.Effect<void, PersistenceError>
 }
 
 const encodeSummary = Schema.encodeSync(RunSummaryJson)
@@ -40,8 +46,10 @@ export class PersistenceCoordinator extends Context.Tag("codex-orchestrator/Pers
       const atomic = yield* AtomicFile
       const store = yield* TaskStateStore
 
+      const parkedFile = (run: RunCompleted) => `${taskPaths(settings, run.taskId).pendingDir}/${run.runId}.json`
+
       const park = (run: RunCompleted, text: string, why: string) => {
-        const file = `${taskPaths(settings, run.taskId).pendingDir}/${run.runId}.json`
+        const file = parkedFile(run)
         return atomic.write(file, text, { durable: true }).pipe(
           Effect.as<CoordinatorOutcome>({ snapshot: "parked", detail: `${why}; summary parked at ${file} for the next recordRun to merge` }),
           Effect.tap((outcome) => Effect.logWarning(`run ${run.runId}: ${outcome.detail}`)),
@@ -77,7 +85,11 @@ export class PersistenceCoordinator extends Context.Tag("codex-orchestrator/Pers
         return outcome
       })
 
-      return { handleRunCompleted }
+      const parkAhead = Effect.fn("PersistenceCoordinator.parkAhead")(function*(run: RunCompleted) {
+        yield* atomic.write(parkedFile(run), `${encodeSummary(run.summary)}\n`, { durable: true })
+      })
+
+      return { handleRunCompleted, parkAhead }
     })
   )
 }

@@ -272,7 +272,8 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
           const checked = checkedRuns.get(paths.state) ?? new Map<string, Entry>()
           for (const entry of [...parked.map((p) => p.entry), ...fresh]) checked.set(JSON.stringify(entry.json), entry)
           checkedRuns.set(paths.state, checked)
-          const others = parked.filter(({ file }) => !announced.includes(file)).length
+          const own = new Set(fresh.map((entry) => entry.runId))
+          const others = parked.filter(({ file, entry }) => !announced.includes(file) && !own.has(entry.runId)).length
           if (others > 0) {
             yield* Effect.logInfo(`task ${taskId}: merged ${others} parked run summaries into ${paths.state}`)
           }

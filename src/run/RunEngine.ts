@@ -3,13 +3,13 @@ import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { randomBytes, timingSafeEqual, createHash } from "node:crypto"
 import * as path from "node:path"
 import { type ConfigError, type PersistenceError, ResumeRefusedError } from "../domain/Errors.js"
-import { makeRunId, type TaskId } from "../domain/Ids.js"
+import { decodeRunId, makeRunId, type TaskId } from "../domain/Ids.js"
 import type { CommandStage, Pipeline, Stage, SubpipelineStage } from "../domain/ProjectConfig.js"
 import { StageErrorFile, StageErrorFileJson } from "../domain/Records.js"
 import { ChildRunRef, CommandEntry, CompatPointer, isTerminal, ResumeEvent, RunManifest } from "../domain/RunManifest.js"
 import { RunSummaryJson } from "../domain/RunSummary.js"
 import { isoAt } from "../domain/Timestamp.js"
-import { relativeToRoot, runPaths, type RunPaths } from "../Layout.js"
+import { relativeToRoot, runPaths, type RunPaths, taskPaths } from "../Layout.js"
 import { AtomicFile } from "../persistence/AtomicFile.js"
 import { toPersistenceError } from "../persistence/PlatformFailure.js"
 import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
@@ -27,6 +27,9 @@ import { type LocateError, RunLocator } from "./RunLocator.js"
 import { exitCodeFor, Shutdown, type StopSignal } from "./Shutdown.js"
 import { errorFileDetails, StageProcess, stageSummary, truncationLines } from "./StageProcess.js"
 import { heartbeatAge } from "./Staleness.js"
+
+/** How many of a task's latest runs the next run sweeps for temp files left by killed writers. */
+const RECENT_RUNS_SWEPT = 20
 
 export interface StartRequest {
   readonly taskId: TaskId
@@ -405,9 +408,14 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           yield* atomic.write(ctx.paths.heartbeat, `${completedAt}\n`).pipe(
             Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))
           )
+          const completed = { taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }
+          // From the final manifest on, the run is over: its history must survive a kill before the snapshot.
+          yield* coordinator.parkAhead(completed).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`could not park the run summary ahead of the snapshot: ${error.message}`))
+          )
           const flushed = yield* Effect.either(ctx.store.flush)
           // The run's history is kept even when its final manifest cannot be: the run did happen.
-          yield* coordinator.handleRunCompleted({ taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }).pipe(
+          yield* coordinator.handleRunCompleted(completed).pipe(
             // Already logged by the coordinator together with the snapshot's outcome; once is enough.
             Effect.catchTag("PersistenceError", () => Effect.void)
           )
@@ -427,6 +435,24 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           return yield* finish(ctx, end, truncation)
         }))
 
+      /**
+       * Temp files of killed writers in directories that no later run writes to (a run's own directories,
+       * pending/) are swept by the next run of the task; the most recent runs are enough, since each
+       * run sweeps after the ones before it.
+       */
+      const sweepAbandoned = (taskId: string) =>
+        Effect.gen(function*() {
+          const task = taskPaths(settings, taskId)
+          const recentRuns = (dir: string) =>
+            fs.readDirectory(dir).pipe(
+              Effect.map((names) => names.filter((name) => Either.isRight(decodeRunId(name))).sort().slice(-RECENT_RUNS_SWEPT)),
+              Effect.map((names) => names.map((name) => path.join(dir, name))),
+              Effect.catchAll((error) => Effect.as(Effect.logDebug(`nothing to sweep in ${dir}: ${error.message}`), []))
+            )
+          const dirs = [...(yield* recentRuns(path.join(task.taskRunsDir, "cli"))), ...(yield* recentRuns(task.taskRunsDir)), task.pendingDir]
+          yield* Effect.forEach(dirs, atomic.sweep, { discard: true })
+        })
+
       const startRun = (
         request: StartRequest,
         onBootstrapped: (runId: string, manifestPath: string) => Effect.Effect<void, PersistenceError>
@@ -434,6 +460,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         Effect.gen(function*() {
           const { pipeline } = yield* pipelines.resolve(request.pipelineId)
           const { manifest, paths } = yield* bootstrap(request, pipeline)
+          yield* sweepAbandoned(request.taskId)
           yield* onBootstrapped(manifest.run_id, rel(paths.manifest))
           const store = yield* ManifestStore.make(manifest, sinkFor(paths))
           return yield* drive({

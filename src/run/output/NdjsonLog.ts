@@ -1,6 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Brand, Effect, Schema, type Scope } from "effect"
+import { Brand, Effect, Option, Schema, type Scope } from "effect"
 import { PersistenceError } from "../../domain/Errors.js"
 import { RunnerEvent } from "../../domain/Records.js"
 import { maxEscapedLength, Utf8JsonEscaper } from "./JsonUtf8.js"
@@ -90,11 +90,25 @@ const persistenceError = (operation: string, path: string) => (error: PlatformEr
     cause: error
   })
 
+/**
+ * A writer killed mid-line leaves a log without its final newline; a resumed run appending to it would
+ * glue its first event onto the torn one, so the torn line is ended first.
+ */
+const endTornLine = (file: FileSystem.File) =>
+  Effect.gen(function* () {
+    const { size } = yield* file.stat
+    if (size === BigInt(0)) return
+    yield* file.seek(size - BigInt(1), "start")
+    const last = yield* file.readAlloc(1)
+    if (Option.isSome(last) && last.value[0] !== 0x0a) yield* file.writeAll(new Uint8Array([0x0a]))
+  })
+
 export const NdjsonLog = {
   open: (path: string): Effect.Effect<NdjsonLog, PersistenceError, Scope.Scope | FileSystem.FileSystem> =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
-      const file = yield* fs.open(path, { flag: "a" }).pipe(Effect.mapError(persistenceError("open", path)))
+      const file = yield* fs.open(path, { flag: "a+" }).pipe(Effect.mapError(persistenceError("open", path)))
+      yield* endTornLine(file).pipe(Effect.mapError(persistenceError("open", path)))
       const lock = yield* Effect.makeSemaphore(1)
       const appendEncoded = (lines: EncodedEvents) =>
         lines.length === 0
