@@ -9,47 +9,20 @@ import { spawnSync } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
+import type { CliRow, Stats } from "./bench/cli.js"
+import type { OutputRow } from "./bench/output.js"
 
 const repo = path.resolve(import.meta.dirname, "..")
 const quick = process.argv.includes("--quick")
 
-interface Stats {
-  readonly median: number
-  readonly p10: number
-  readonly p90: number
-}
-interface Spread {
-  readonly median: number
-  readonly min: number
-  readonly max: number
-}
 interface CliSection {
   readonly runs: number
-  readonly rows: ReadonlyArray<{
-    readonly name: string
-    readonly baseline: string
-    readonly wall: Stats
-    readonly cpu: Stats
-    readonly baselineWall: Stats
-    readonly baselineCpu: Stats
-    readonly ratio: Stats
-    readonly targetMs?: number
-  }>
+  readonly rows: ReadonlyArray<CliRow>
   readonly perStage: { readonly wall: Stats; readonly cpu: Stats; readonly targetMs: number }
 }
 interface OutputSection {
   readonly baselinePeakRssMiB: number
-  readonly rows: ReadonlyArray<{
-    readonly name: string
-    readonly trials: number
-    readonly teeSeconds: Spread
-    readonly teeCpuSeconds: Spread
-    readonly seconds: Spread
-    readonly cpuSeconds: Spread
-    readonly ratio: Spread
-    readonly cpuRatio: Spread
-    readonly rssGrowthMiB: Spread
-  }>
+  readonly rows: ReadonlyArray<OutputRow>
 }
 interface PersistenceSection {
   readonly calls: number

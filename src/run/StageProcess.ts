@@ -227,21 +227,22 @@ const stopLeftovers = (process: CommandExecutor.Process, pumps: Fiber.Fiber<void
     if (Option.isNone(afterKill)) yield* Fiber.interrupt(pumps)
   })
 
+const endEvent = (request: StageRequest, status: ExitStatus, endedAt: number) =>
+  encodeEvents([{
+    type: "command:end",
+    exit_code: status.exitCode,
+    ...(status.signal === null ? {} : { signal: status.signal }),
+    timestamp: isoAt(endedAt),
+    index: request.index
+  }])
+
 /** Every `command:start` gets its `command:end`, also when the stage was interrupted (the group is stopped by then). */
 const recordInterrupted = (request: StageRequest, process: CommandExecutor.Process) =>
   Effect.gen(function* () {
     const exit = yield* awaitExit(process).pipe(Effect.timeoutOption(KILL_GRACE))
     const status = Option.getOrElse(exit, (): ExitStatus => ({ exitCode: null, signal: "SIGKILL" }))
     const endedAt = yield* Clock.currentTimeMillis
-    yield* writeBoth(request, encodeEvents([
-      {
-        type: "command:end",
-        exit_code: status.exitCode,
-        ...(status.signal === null ? {} : { signal: status.signal }),
-        timestamp: isoAt(endedAt),
-        index: request.index
-      }
-    ]))
+    yield* writeBoth(request, endEvent(request, status, endedAt))
   }).pipe(
     Effect.catchTag("PersistenceError", (error) =>
       Effect.logWarning(`stage ${request.index}: could not record the end of the interrupted command: ${error.message}`)
@@ -304,15 +305,7 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
       const rest = state.finish(endedAt)
       if (rest !== undefined) yield* writeBoth(request, rest)
     }
-    yield* writeBoth(request, encodeEvents([
-      {
-        type: "command:end",
-        exit_code: status.exitCode,
-        ...(status.signal === null ? {} : { signal: status.signal }),
-        timestamp: isoAt(endedAt),
-        index: request.index
-      }
-    ]))
+    yield* writeBoth(request, endEvent(request, status, endedAt))
     return {
       exitCode: status.exitCode,
       signal: status.signal,
