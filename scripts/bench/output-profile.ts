@@ -13,15 +13,14 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
+import { bundleSelf } from "./bundleSelf.js"
 
 const MiB = 1024 * 1024
 const producers: Record<string, string> = {
@@ -76,20 +75,7 @@ const runChild = (producer: string, secrets: boolean) => {
   NodeRuntime.runMain(program)
 }
 
-const bundle = async (): Promise<string> => {
-  const outfile = path.join(mkdtempSync(path.join(os.tmpdir(), "bench-profile-bundle-")), "profile.mjs")
-  await build({
-    entryPoints: [fileURLToPath(import.meta.url)],
-    outfile,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "warning"
-  })
-  return outfile
-}
+const bundle = (): Promise<string> => bundleSelf(import.meta.url, "profile")
 
 const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name)

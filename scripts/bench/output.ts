@@ -11,15 +11,14 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
+import { bundleSelf } from "./bundleSelf.js"
 
 const MiB = 1024 * 1024
 const producers = {
@@ -82,20 +81,7 @@ interface Measured {
   readonly logBytes: number
 }
 
-const bundle = async (): Promise<string> => {
-  const outfile = path.join(mkdtempSync(path.join(os.tmpdir(), "bench-bundle-")), "output.mjs")
-  await build({
-    entryPoints: [fileURLToPath(import.meta.url)],
-    outfile,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "warning"
-  })
-  return outfile
-}
+const bundle = (): Promise<string> => bundleSelf(import.meta.url, "output")
 
 /** user + sys of this process's reaped children (and theirs), in seconds; clock ticks of 10 ms. */
 const childrenCpuSeconds = (): number => {
