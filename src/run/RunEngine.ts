@@ -437,7 +437,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
 
       /**
        * Temp files of killed writers in directories that no later run writes to (a run's own directories,
-       * pending/) are swept by the next run of the task; the most recent runs are enough, since each
+       * its pointers under mcp/ and local-mcp/, pending/) are swept by the next run of the task; the most recent runs are enough, since each
        * run sweeps after the ones before it.
        */
       const sweepAbandoned = (taskId: string) =>
@@ -449,7 +449,11 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
               Effect.map((names) => names.map((name) => path.join(dir, name))),
               Effect.catchAll((error) => Effect.as(Effect.logDebug(`nothing to sweep in ${dir}: ${error.message}`), []))
             )
-          const dirs = [...(yield* recentRuns(path.join(task.taskRunsDir, "cli"))), ...(yield* recentRuns(task.taskRunsDir)), task.pendingDir]
+          const runDirs = yield* Effect.forEach(
+            [path.join(task.taskRunsDir, "cli"), path.join(task.taskRunsDir, "mcp"), task.taskRunsDir, path.join(settings.runsDir, "local-mcp")],
+            recentRuns
+          )
+          const dirs = [...runDirs.flat(), task.pendingDir]
           yield* Effect.forEach(dirs, atomic.sweep, { discard: true })
         })
 
