@@ -95,6 +95,10 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         writeHeartbeat: (iso) => atomic.write(paths.heartbeat, `${iso}\n`, { durable: false })
       })
 
+      /** A write the run can do without: its failure is logged and the run goes on. */
+      const bestEffort = (what: string) =>
+        Effect.catchAll((error: PersistenceError) => Effect.logWarning(`could not write ${what}: ${error.message}`))
+
       // ---- bootstrap -------------------------------------------------------------------------------
 
       const entriesFor = (pipeline: Pipeline, paths: RunPaths): ReadonlyArray<CommandEntry> =>
@@ -158,9 +162,8 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           // Once the manifest says in_progress, the run goes on: these files are conveniences (the token is
           // in the manifest too, the first heartbeat tick rewrites .heartbeat), and aborting here would
           // leave a manifest that claims a run nobody is running.
-          const bestEffort = (what: string) => Effect.catchAll((error: PersistenceError) => Effect.logWarning(`could not write ${what}: ${error.message}`))
           yield* atomic.write(paths.resumeToken, `${token}\n`, { mode: 0o600 }).pipe(bestEffort(".resume-token"))
-          yield* atomic.write(paths.heartbeat, `${startedAt}\n`).pipe(bestEffort(".heartbeat"))
+          yield* sinkFor(paths).writeHeartbeat(startedAt).pipe(bestEffort(".heartbeat"))
           yield* writeCompatPointers(paths, startedAt).pipe(bestEffort("the compatibility pointers"))
           return { manifest, paths }
         })
@@ -396,18 +399,14 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           const settled = yield* ctx.store.current
           const runSummary = buildRunSummary(settled, completedAt)
           const summaryJson = yield* Schema.encode(RunSummaryJson)(runSummary).pipe(Effect.orDie)
-          yield* atomic.write(ctx.paths.runSummary, `${summaryJson}\n`, { durable: true }).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))
-          )
+          yield* atomic.write(ctx.paths.runSummary, `${summaryJson}\n`, { durable: true }).pipe(bestEffort("run-summary.json"))
           if (!settled.metrics_recorded) {
             yield* metrics.append(ctx.taskId, buildMetricsLine(settled, completedAt)).pipe(
               Effect.zipRight(ctx.store.modify((manifest) => RunManifest.make({ ...manifest, metrics_recorded: true }))),
               Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
             )
           }
-          yield* atomic.write(ctx.paths.heartbeat, `${completedAt}\n`).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))
-          )
+          yield* sinkFor(ctx.paths).writeHeartbeat(completedAt).pipe(bestEffort(".heartbeat"))
           const completed = { taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }
           // From the final manifest on, the run is over: its history must survive a kill before the snapshot.
           yield* coordinator.parkAhead(completed).pipe(
