@@ -1,4 +1,3 @@
-import type { CommandExecutor } from "@effect/platform/CommandExecutor"
 import type { FileSystem } from "@effect/platform/FileSystem"
 import type { Path } from "@effect/platform/Path"
 import type { Terminal } from "@effect/platform/Terminal"
@@ -19,7 +18,7 @@ import type { Shutdown } from "./run/Shutdown.js"
 import { StageProcess } from "./run/StageProcess.js"
 import type { Settings } from "./Settings.js"
 
-export type Platform = FileSystem | Path | CommandExecutor | Terminal
+export type Platform = FileSystem | Path | Terminal
 
 /**
  * The one composition root: everything the commands need, over a platform (real or in-memory),

@@ -1,6 +1,5 @@
-import { Command, CommandExecutor } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
-import { Cause, Clock, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import type { FileSystem } from "@effect/platform/FileSystem"
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import type { StageErrorFile } from "../domain/Records.js"
 import { BoundedCapture } from "./output/BoundedCapture.js"
@@ -9,6 +8,10 @@ import { PendingOutput } from "./output/PendingOutput.js"
 import type { Redactor, StreamMasker } from "./output/Redactor.js"
 import { capturedText, Utf8StreamDecoder } from "./output/Utf8.js"
 import { isoAt } from "../domain/Timestamp.js"
+import { NodeStageSpawner } from "./NodeStageSpawner.js"
+import { type ExitStatus, type OutputPipe, type SpawnedCommand, StageSpawner, type StageSpawnError } from "./StageSpawner.js"
+
+export { StageSpawnError } from "./StageSpawner.js"
 
 export interface StageRequest {
   /** 1-based stage index. */
@@ -46,14 +49,6 @@ export interface StageOutcome {
   readonly stderr: CapturedStream
 }
 
-/** The stage could not be run at all (missing cwd, no shell, unreadable pipe). */
-export class StageSpawnError extends Data.TaggedError("StageSpawnError")<{
-  readonly index: number
-  readonly reason: string
-  readonly message: string
-  readonly cause?: unknown
-}> {}
-
 export interface StageProcessShape {
   readonly run: (request: StageRequest) => Effect.Effect<StageOutcome, StageSpawnError | PersistenceError>
 }
@@ -63,20 +58,10 @@ export const OUTPUT_GRACE = Duration.seconds(1)
 /** How long a process group has between SIGTERM and SIGKILL. */
 export const KILL_GRACE = Duration.seconds(2)
 
-interface ExitStatus {
-  readonly exitCode: number | null
-  readonly signal: string | null
-}
-
 const ELLIPSIS = "…"
 
-const spawnError = (request: StageRequest, what: string) => (error: PlatformError) =>
-  new StageSpawnError({
-    index: request.index,
-    reason: error._tag === "SystemError" ? error.reason : error._tag,
-    message: `stage ${request.index} ${what}: ${error.message}`,
-    cause: error
-  })
+/** With secrets to mask, a batch is decoded and masked this much at a time. */
+const MASK_PIECE_BYTES = 64 * 1024
 
 /**
  * One stream's path: bytes counted, logged and captured within bounds. Without secrets to mask the
@@ -98,21 +83,18 @@ class StreamState {
     this.masker = request.redactor.streaming()
   }
 
-  /** The line for these chunks (if they complete any text); write it before the next call. */
-  take(chunks: Iterable<Uint8Array>, millis: number): EncodedEvents | undefined {
+  /** The line for a batch of bytes (if it completes any text); write it before the next call. */
+  take(batch: Uint8Array, millis: number): EncodedEvents | undefined {
+    this.totalBytes += batch.length
     if (this.request.redactor.isEmpty) {
-      for (const chunk of chunks) {
-        this.totalBytes += chunk.length
-        this.capture.push(chunk)
-      }
-      return this.lines.encode(chunks, isoAt(millis))
+      this.capture.push(batch)
+      return this.lines.encode([batch], isoAt(millis))
     }
-    // Chunk by chunk, not the batch as one string: megabyte strings are old-space garbage that only a
-    // full GC frees, chunk-sized ones die young.
+    // Piece by piece, not the batch as one string: megabyte strings are old-space garbage that only a
+    // full GC frees, piece-sized ones die young.
     const pieces: Array<Uint8Array> = []
-    for (const chunk of chunks) {
-      this.totalBytes += chunk.length
-      const masked = this.masker.push(this.decoder.decode(chunk))
+    for (let offset = 0; offset < batch.length; offset += MASK_PIECE_BYTES) {
+      const masked = this.masker.push(this.decoder.decode(batch.subarray(offset, offset + MASK_PIECE_BYTES)))
       if (masked.length === 0) continue
       const bytes = Buffer.from(masked, "utf8")
       this.capture.push(bytes)
@@ -161,67 +143,38 @@ export const FLUSH_DELAY = Duration.millis(50)
  * written, and a line takes everything that arrived meanwhile, waiting up to FLUSH_DELAY for a whole
  * batch, so the logs get a few large writes rather than two per read.
  */
-const pump = (
-  request: StageRequest,
-  state: StreamState,
-  stream: Stream.Stream<Uint8Array, PlatformError>,
-  name: string
-) =>
+const pump = (request: StageRequest, state: StreamState, pipe: OutputPipe) =>
   Effect.gen(function* () {
     const pending = new PendingOutput()
-    const read = Stream.runForEachChunk(stream, (chunk) => pending.push(chunk)).pipe(
-      Effect.mapError(spawnError(request, `could not read ${name}`)),
-      Effect.ensuring(Effect.sync(() => pending.end()))
-    )
     const write = Effect.gen(function* () {
       while (true) {
         yield* pending.ready(Effect.sleep(FLUSH_DELAY))
         const batch = pending.take()
-        const lines = state.take(batch.chunks, yield* Clock.currentTimeMillis)
+        const lines = state.take(batch.bytes, yield* Clock.currentTimeMillis)
         if (lines !== undefined) yield* writeBoth(request, lines)
         if (batch.ended) return
       }
     })
-    yield* Effect.all([read, write], { concurrency: 2, discard: true })
+    yield* Effect.all([pipe.drainInto(pending), write], { concurrency: 2, discard: true })
   })
 
-const SIGNAL_IN_MESSAGE = /signal:\s*(SIG[A-Z0-9]+)/
-
-/** The platform reports a death by signal as a failure of `exitCode`; here it is just how the command ended. */
-const awaitExit = (process: CommandExecutor.Process): Effect.Effect<ExitStatus> =>
-  process.exitCode.pipe(
-    Effect.map((code): ExitStatus => ({ exitCode: code, signal: null })),
-    Effect.catchAll((error) =>
-      Effect.succeed<ExitStatus>({
-        exitCode: null,
-        signal: SIGNAL_IN_MESSAGE.exec(error.message)?.[1] ?? "unknown"
-      })
-    )
-  )
-
-/**
- * SIGTERM to the whole process group, SIGKILL if it is still alive after the grace period. The
- * platform's own release only sends SIGTERM and then waits forever for the exit.
- */
-const stopGroup = (process: CommandExecutor.Process) =>
+/** SIGTERM to the whole process group, SIGKILL if the command is still alive after the grace period. */
+const stopGroup = (command: SpawnedCommand) =>
   Effect.gen(function* () {
-    const running = yield* process.isRunning.pipe(Effect.orElseSucceed(() => false))
-    if (!running) return
-    const stopped = yield* process.kill("SIGTERM").pipe(Effect.ignore, Effect.timeoutOption(KILL_GRACE))
-    if (Option.isNone(stopped)) {
-      yield* process.kill("SIGKILL").pipe(Effect.ignore, Effect.timeoutOption(KILL_GRACE))
-    }
+    if (!(yield* command.isRunning)) return
+    const stopped = yield* command.kill("SIGTERM").pipe(Effect.timeoutOption(KILL_GRACE))
+    if (Option.isNone(stopped)) yield* command.kill("SIGKILL").pipe(Effect.timeoutOption(KILL_GRACE))
   })
 
 /** After the command itself exited: stop whatever of its group still holds the pipes. */
-const stopLeftovers = (process: CommandExecutor.Process, pumps: Fiber.Fiber<void, unknown>) =>
+const stopLeftovers = (command: SpawnedCommand, pumps: Fiber.Fiber<void, unknown>) =>
   Effect.gen(function* () {
     const drained = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(OUTPUT_GRACE))
     if (Option.isSome(drained)) return
-    yield* process.kill("SIGTERM").pipe(Effect.ignore)
+    yield* command.kill("SIGTERM")
     const afterTerm = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(KILL_GRACE))
     if (Option.isSome(afterTerm)) return
-    yield* process.kill("SIGKILL").pipe(Effect.ignore)
+    yield* command.kill("SIGKILL")
     const afterKill = yield* Fiber.await(pumps).pipe(Effect.timeoutOption(OUTPUT_GRACE))
     // A process that left the group (setsid) can hold the pipe forever: stop reading it.
     if (Option.isNone(afterKill)) yield* Fiber.interrupt(pumps)
@@ -237,9 +190,9 @@ const endEvent = (request: StageRequest, status: ExitStatus, endedAt: number) =>
   }])
 
 /** Every `command:start` gets its `command:end`, also when the stage was interrupted (the group is stopped by then). */
-const recordInterrupted = (request: StageRequest, process: CommandExecutor.Process) =>
+const recordInterrupted = (request: StageRequest, command: SpawnedCommand) =>
   Effect.gen(function* () {
-    const exit = yield* awaitExit(process).pipe(Effect.timeoutOption(KILL_GRACE))
+    const exit = yield* command.exit.pipe(Effect.timeoutOption(KILL_GRACE))
     const status = Option.getOrElse(exit, (): ExitStatus => ({ exitCode: null, signal: "SIGKILL" }))
     const endedAt = yield* Clock.currentTimeMillis
     yield* writeBoth(request, endEvent(request, status, endedAt))
@@ -249,13 +202,8 @@ const recordInterrupted = (request: StageRequest, process: CommandExecutor.Proce
     )
   )
 
-const makeRun = (executor: CommandExecutor.CommandExecutor) =>
+const makeRun = (spawner: StageSpawner["Type"]) =>
   Effect.fn("StageProcess.run")(function* (request: StageRequest) {
-    const command = Command.make("bash", "-c", request.command).pipe(
-      Command.workingDirectory(request.cwd),
-      Command.env(request.env),
-      Command.stdin(Stream.empty)
-    )
     const startedAt = yield* Clock.currentTimeMillis
     yield* writeBoth(request, encodeEvents([
       { type: "command:start", command: request.redactor.mask(request.command), timestamp: isoAt(startedAt), index: request.index }
@@ -263,37 +211,37 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
     const stdout = new StreamState("command:stdout", request)
     const stderr = new StreamState("command:stderr", request)
 
-    let started: CommandExecutor.Process | undefined
+    let started: SpawnedCommand | undefined
     const status = yield* Effect.scoped(
       Effect.gen(function* () {
-        const process = yield* executor.start(command).pipe(Effect.mapError(spawnError(request, "could not start")))
-        started = process
-        // Registered after the platform's release, so it runs first and escalates to SIGKILL.
-        yield* Effect.addFinalizer(() => stopGroup(process))
+        const command = yield* spawner.spawn(request)
+        started = command
+        // Runs before the spawner's own release: the group gets SIGTERM and a grace period first.
+        yield* Effect.addFinalizer(() => stopGroup(command))
         const pumps = yield* Effect.forkScoped(
-          Effect.all([pump(request, stdout, process.stdout, "stdout"), pump(request, stderr, process.stderr, "stderr")], {
+          Effect.all([pump(request, stdout, command.stdout), pump(request, stderr, command.stderr)], {
             concurrency: 2,
             discard: true
           })
         )
         // A failing pump (log write) must end the wait at once, or the command could block on a full pipe.
         const pumpFailure = Fiber.join(pumps).pipe(Effect.zipRight(Effect.never))
-        const exited = awaitExit(process).pipe(Effect.raceFirst(pumpFailure))
+        const exited = command.exit.pipe(Effect.raceFirst(pumpFailure))
         const finished =
           request.timeoutMs === undefined
             ? Option.some(yield* exited)
             : yield* Effect.timeoutOption(exited, Duration.millis(request.timeoutMs))
         const status: ExitStatus & { readonly timedOut: boolean } = Option.isSome(finished)
           ? { ...finished.value, timedOut: false }
-          : yield* stopGroup(process).pipe(
-            Effect.zipRight(awaitExit(process).pipe(Effect.timeoutOption(KILL_GRACE))),
+          : yield* stopGroup(command).pipe(
+            Effect.zipRight(command.exit.pipe(Effect.timeoutOption(KILL_GRACE))),
             Effect.map((stopped) => ({
               exitCode: null,
               signal: Option.match(stopped, { onNone: () => "SIGKILL", onSome: (exit) => exit.signal }),
               timedOut: true
             }))
           )
-        yield* stopLeftovers(process, pumps)
+        yield* stopLeftovers(command, pumps)
         const pumped = yield* Fiber.await(pumps)
         if (Exit.isFailure(pumped) && !Cause.isInterruptedOnly(pumped.cause)) yield* pumped
         return status
@@ -316,9 +264,14 @@ const makeRun = (executor: CommandExecutor.CommandExecutor) =>
   })
 
 export class StageProcess extends Context.Tag("codex-orchestrator/StageProcess")<StageProcess, StageProcessShape>() {
-  static readonly Live: Layer.Layer<StageProcess, never, CommandExecutor.CommandExecutor> = Layer.effect(
+  /** Stages on whatever StageSpawner is provided. */
+  static readonly layer: Layer.Layer<StageProcess, never, StageSpawner> = Layer.effect(
     StageProcess,
-    Effect.map(CommandExecutor.CommandExecutor, (executor) => ({ run: makeRun(executor) }))
+    Effect.map(StageSpawner, (spawner) => ({ run: makeRun(spawner) }))
+  )
+  /** Stages as real child processes of this Node process (what the CLI runs). */
+  static readonly Live: Layer.Layer<StageProcess, never, FileSystem> = StageProcess.layer.pipe(
+    Layer.provide(NodeStageSpawner)
   )
 }
 

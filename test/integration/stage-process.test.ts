@@ -9,8 +9,16 @@ import { RunnerEvent } from "../../src/domain/Records.js"
 import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess, type StageRequest } from "../../src/run/StageProcess.js"
+import { StageSpawner } from "../../src/run/StageSpawner.js"
 
-const TestLayer = StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))
+/** Both ways of starting stages: the CLI's own, and any platform CommandExecutor (here the Node one). */
+const spawners = [
+  ["NodeStageSpawner", StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))],
+  [
+    "the platform's CommandExecutor",
+    StageProcess.layer.pipe(Layer.provide(StageSpawner.fromCommandExecutor), Layer.provideMerge(NodeContext.layer))
+  ]
+] as const
 const decodeEvent = Schema.decodeUnknownSync(Schema.parseJson(RunnerEvent))
 
 const readEvents = (file: string) =>
@@ -34,7 +42,16 @@ const isAlive = (pid: number): boolean => {
 }
 
 /** Runs one command with both logs in a fresh temp dir; returns the outcome and the decoded logs. */
-const runStage = (command: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
+/** A log whose every append first waits: the pipe is read faster than the log is written. */
+const slowed = (log: NdjsonLog): NdjsonLog => ({
+  ...log,
+  appendEncoded: (lines) => Effect.zipRight(Effect.sleep("20 millis"), log.appendEncoded(lines))
+})
+
+const runStage = (
+  command: string,
+  options: { env?: Record<string, string>; timeoutMs?: number; slowLog?: boolean } = {}
+) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
@@ -47,7 +64,7 @@ const runStage = (command: string, options: { env?: Record<string, string>; time
       cwd: dir,
       env,
       timeoutMs: options.timeoutMs,
-      stageLog: yield* NdjsonLog.open(stageLogPath),
+      stageLog: options.slowLog ? slowed(yield* NdjsonLog.open(stageLogPath)) : yield* NdjsonLog.open(stageLogPath),
       runnerLog: yield* NdjsonLog.open(runnerLogPath),
       redactor: yield* Redactor.make({ env })
     }
@@ -61,7 +78,7 @@ const runStage = (command: string, options: { env?: Record<string, string>; time
     }
   })
 
-describe("StageProcess (real processes)", () => {
+describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) => {
   it.scopedLive("captures a pipeline's 10 MiB of stdout within bounds and logs every byte", () =>
     Effect.gen(function* () {
       const { outcome, stageEvents, runnerEvents } = yield* runStage("yes | head -c 10M")
@@ -74,6 +91,21 @@ describe("StageProcess (real processes)", () => {
       expect(runnerEvents).toEqual(stageEvents)
       expect(stageEvents[0]).toMatchObject({ type: "command:start", command: "yes | head -c 10M", index: 1 })
       expect(stageEvents.at(-1)).toMatchObject({ type: "command:end", exit_code: 0, index: 1 })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scopedLive("pauses the pipe while the logs fall behind, and still logs every byte in order", () =>
+    Effect.gen(function* () {
+      const line = "0123456789abcdef\n"
+      const { outcome, stageEvents, runnerEvents } = yield* runStage("yes 0123456789abcdef | head -c 12M", { slowLog: true })
+      expect(outcome.exitCode).toBe(0)
+      expect(outcome.stdout.totalBytes).toBe(12 * 1024 * 1024)
+      const logged = outputOf(stageEvents, "command:stdout")
+      expect(logged.length).toBe(12 * 1024 * 1024)
+      expect(logged === line.repeat(Math.ceil(logged.length / line.length)).slice(0, logged.length)).toBe(true)
+      expect(runnerEvents).toEqual(stageEvents)
+      // Batches, not reads: 12 MiB in at least 6 lines of at most 2 MiB and a read.
+      const outputLines = stageEvents.filter((event) => event.type === "command:stdout").length
+      expect(outputLines).toBeGreaterThanOrEqual(6)
     }).pipe(Effect.provide(TestLayer)))
 
   it.scopedLive("ends the stage when the command exits, stopping a grandchild that holds the pipe", () =>

@@ -1,4 +1,3 @@
-import { CommandExecutor } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
 import { PersistenceError } from "../../src/domain/Errors.js"
@@ -34,8 +33,7 @@ const setup = (script: Script, options: { env?: Record<string, string>; timeoutM
   Effect.gen(function* () {
     const { executor, calls } = ScriptedExecutor.make(script)
     const stages = yield* StageProcess.pipe(
-      Effect.provide(StageProcess.Live),
-      Effect.provideService(CommandExecutor.CommandExecutor, executor)
+      Effect.provide(ScriptedExecutor.stageProcessOn(executor))
     )
     const stage = memoryLog()
     const runner = memoryLog()
@@ -164,8 +162,7 @@ describe("StageProcess.run (scripted commands)", () => {
     Effect.gen(function* () {
       const { executor, calls } = ScriptedExecutor.make({ cmd: { stdout: ["out\n"], durationMs: 60_000 } })
       const stages = yield* StageProcess.pipe(
-        Effect.provide(StageProcess.Live),
-        Effect.provideService(CommandExecutor.CommandExecutor, executor)
+        Effect.provide(ScriptedExecutor.stageProcessOn(executor))
       )
       const ok = memoryLog()
       let appends = 0

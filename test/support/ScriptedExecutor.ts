@@ -2,6 +2,7 @@ import { Command, CommandExecutor } from "@effect/platform"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { Deferred, Duration, Effect, Inspectable, Layer, Option, Sink, Stream } from "effect"
 import { StageProcess } from "../../src/run/StageProcess.js"
+import { StageSpawner } from "../../src/run/StageSpawner.js"
 
 /** How one scripted command behaves; time passes on the Clock, so TestClock drives it. */
 export interface ScriptedCommand {
@@ -116,7 +117,12 @@ export const ScriptedExecutor = {
   },
   layer: (script: Script): Layer.Layer<CommandExecutor.CommandExecutor> =>
     Layer.succeed(CommandExecutor.CommandExecutor, ScriptedExecutor.make(script).executor),
+  /** The real StageProcess (logs, capture, masking, timeouts) over a given scripted executor. */
+  stageProcessOn: (executor: CommandExecutor.CommandExecutor): Layer.Layer<StageProcess> =>
+    StageProcess.layer.pipe(
+      Layer.provide(StageSpawner.fromCommandExecutor),
+      Layer.provide(Layer.succeed(CommandExecutor.CommandExecutor, executor))
+    ),
   /** The real StageProcess (logs, capture, masking, timeouts) over scripted commands: for engine tests. */
-  stageProcess: (script: Script): Layer.Layer<StageProcess> =>
-    StageProcess.Live.pipe(Layer.provide(ScriptedExecutor.layer(script)))
+  stageProcess: (script: Script): Layer.Layer<StageProcess> => ScriptedExecutor.stageProcessOn(ScriptedExecutor.make(script).executor)
 }

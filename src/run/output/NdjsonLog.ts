@@ -20,6 +20,8 @@ export const encodeEvents = (events: ReadonlyArray<RunnerEvent>): EncodedEvents 
 }
 
 const DATA_START = '"data":"'
+/** Output is escaped this much at a time. */
+const ESCAPE_SLICE_BYTES = 64 * 1024
 
 /**
  * Builds `command:stdout` / `command:stderr` lines straight from the command's bytes. The envelope
@@ -39,9 +41,13 @@ export class OutputLineEncoder {
   encode(chunks: Iterable<Uint8Array>, timestamp: string): EncodedEvents | undefined {
     return this.build(timestamp, (offset) => {
       let n = offset
+      // Slice by slice, so the buffer grows with what the escapes really take, not 6 times the batch.
       for (const chunk of chunks) {
-        this.reserve(n + maxEscapedLength(chunk.length + this.escaper.pendingBytes) + 256)
-        n = this.escaper.escapeInto(chunk, this.buffer, n)
+        for (let at = 0; at < chunk.length; at += ESCAPE_SLICE_BYTES) {
+          const slice = chunk.subarray(at, at + ESCAPE_SLICE_BYTES)
+          this.reserve(n + maxEscapedLength(slice.length + this.escaper.pendingBytes) + 256)
+          n = this.escaper.escapeInto(slice, this.buffer, n)
+        }
       }
       return n
     })

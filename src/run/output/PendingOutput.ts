@@ -4,22 +4,30 @@ import { Effect } from "effect"
 export const BATCH_BYTES = 1024 * 1024
 /** The reader waits once this many bytes are pending, so a fast command waits for the disk. */
 export const PENDING_LIMIT_BYTES = 2 * 1024 * 1024
+/** The largest piece copied in at once: a pipe read is at most this, a longer chunk is cut. */
+export const OFFER_BYTES = 64 * 1024
+/** A quiet stream never grows its buffers past this. */
+const FIRST_CAPACITY = 16 * 1024
 
 export interface PendingBatch {
-  readonly chunks: ReadonlyArray<Uint8Array>
-  readonly bytes: number
+  /** Everything read since the last take, in order: a view valid until the next take. */
+  readonly bytes: Uint8Array
   /** The stream is over: nothing follows this batch. */
   readonly ended: boolean
 }
 
 /**
- * The chunks of one stream between the fiber reading the pipe and the fiber writing the logs.
- * Plain arrays and latches rather than a Queue: the pipe delivers a chunk every ~16 KB, and per-chunk
- * work is what the output path spends its time on.
+ * The bytes of one stream between whatever reads the pipe and the fiber that writes the logs.
+ *
+ * Reads are copied into one of two buffers that `take` swaps: the writer encodes one batch while the
+ * reader fills the other, and a read allocates nothing (per-read buffers were most of the output
+ * path's memory growth, since V8 frees them only at its next GC). Bounded: once `limitBytes` are
+ * pending the reader stops (`offer` returns false, or `push` waits) until the writer takes the batch.
  */
 export class PendingOutput {
-  private chunks: Array<Uint8Array> = []
-  private bytes = 0
+  private filling = new Uint8Array(0)
+  private spare = new Uint8Array(0)
+  private length = 0
   private ended = false
   /** Open while there is something to take. */
   private readonly arrivedLatch = Effect.unsafeMakeLatch(false)
@@ -27,6 +35,7 @@ export class PendingOutput {
   private readonly fullLatch = Effect.unsafeMakeLatch(false)
   /** Open while the reader may read on. */
   private readonly roomLatch = Effect.unsafeMakeLatch(true)
+  private roomListener: (() => void) | undefined
 
   constructor(
     readonly batchBytes: number = BATCH_BYTES,
@@ -34,22 +43,43 @@ export class PendingOutput {
   ) {}
 
   get pendingBytes(): number {
-    return this.bytes
+    return this.length
   }
 
-  /** Adds chunks; the effect waits while the limit is reached (backpressure), else it is `Effect.void`. */
-  push(chunks: Iterable<Uint8Array>): Effect.Effect<void> {
-    for (const chunk of chunks) {
-      if (chunk.length === 0) continue
-      this.chunks.push(chunk)
-      this.bytes += chunk.length
+  /**
+   * Copies `bytes` (at most OFFER_BYTES) in. False once the limit is reached: the reader must stop
+   * until there is room again (`onRoom`), so at most `limitBytes + OFFER_BYTES` are ever held.
+   */
+  offer(bytes: Uint8Array): boolean {
+    if (bytes.length > 0) {
+      this.reserve(this.length + bytes.length)
+      this.filling.set(bytes, this.length)
+      this.length += bytes.length
+      this.arrivedLatch.unsafeOpen()
+      if (this.length >= this.batchBytes) this.fullLatch.unsafeOpen()
     }
-    if (this.bytes === 0) return Effect.void
-    this.arrivedLatch.unsafeOpen()
-    if (this.bytes >= this.batchBytes) this.fullLatch.unsafeOpen()
-    if (this.bytes < this.limitBytes) return Effect.void
+    if (this.length < this.limitBytes) return true
     this.roomLatch.unsafeClose()
-    return this.roomLatch.await
+    return false
+  }
+
+  /** Copies a chunk of any size in, waiting for room as often as it takes (the Stream reader's way in). */
+  push(chunk: Uint8Array): Effect.Effect<void> {
+    let offset = 0
+    const rest = (): Effect.Effect<void> => {
+      while (offset < chunk.length) {
+        const piece = chunk.subarray(offset, offset + OFFER_BYTES)
+        offset += piece.length
+        if (!this.offer(piece)) return Effect.zipRight(this.roomLatch.await, Effect.suspend(rest))
+      }
+      return Effect.void
+    }
+    return Effect.suspend(rest)
+  }
+
+  /** Called (outside any fiber) each time a full buffer is taken: a paused pipe reads on. */
+  onRoom(listener: () => void): void {
+    this.roomListener = listener
   }
 
   end(): void {
@@ -62,16 +92,29 @@ export class PendingOutput {
   readonly ready = (delay: Effect.Effect<void>): Effect.Effect<void> =>
     Effect.zipRight(this.arrivedLatch.await, Effect.raceFirst(this.fullLatch.await, delay))
 
-  /** Everything pending, in order; the reader may read on. */
+  /** Everything pending; the reader reads on into the other buffer. */
   take(): PendingBatch {
-    const batch: PendingBatch = { chunks: this.chunks, bytes: this.bytes, ended: this.ended }
-    this.chunks = []
-    this.bytes = 0
+    const batch: PendingBatch = { bytes: this.filling.subarray(0, this.length), ended: this.ended }
+    const wasFull = this.length >= this.limitBytes
+    ;[this.filling, this.spare] = [this.spare, this.filling]
+    this.length = 0
     if (!this.ended) {
       this.arrivedLatch.unsafeClose()
       this.fullLatch.unsafeClose()
     }
     this.roomLatch.unsafeOpen()
+    if (wasFull) this.roomListener?.()
     return batch
+  }
+
+  /** Grows the filling buffer by doubling, so a stream that prints little keeps little. */
+  private reserve(bytes: number): void {
+    if (this.filling.length >= bytes) return
+    let capacity = Math.max(FIRST_CAPACITY, this.filling.length)
+    while (capacity < bytes) capacity *= 2
+    capacity = Math.max(bytes, Math.min(capacity, this.limitBytes + OFFER_BYTES))
+    const grown = new Uint8Array(capacity)
+    grown.set(this.filling.subarray(0, this.length))
+    this.filling = grown
   }
 }
