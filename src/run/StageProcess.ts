@@ -4,6 +4,7 @@ import type { PersistenceError } from "../domain/Errors.js"
 import type { StageErrorFile } from "../domain/Records.js"
 import { BoundedCapture } from "./output/BoundedCapture.js"
 import { type EncodedEvents, encodeEvents, type NdjsonLog, OutputLineEncoder } from "./output/NdjsonLog.js"
+import { withRoom } from "./output/Grow.js"
 import { PendingOutput } from "./output/PendingOutput.js"
 import type { Redactor, StreamMasker } from "./output/Redactor.js"
 import { capturedText, Utf8StreamDecoder } from "./output/Utf8.js"
@@ -61,7 +62,7 @@ export const KILL_GRACE = Duration.seconds(2)
 const ELLIPSIS = "…"
 
 /** With secrets to mask, a batch is decoded and masked this much at a time. */
-const MASK_PIECE_BYTES = 64 * 1024
+const MASK_PIECE_BYTES = 16 * 1024
 
 /**
  * One stream's path: bytes counted, logged and captured within bounds. Without secrets to mask the
@@ -74,6 +75,8 @@ class StreamState {
   private readonly lines: OutputLineEncoder
   private readonly masker: StreamMasker
   private totalBytes = 0
+  /** Masked output of the current batch, as UTF-8. */
+  private maskedBytes = Buffer.allocUnsafe(0)
 
   constructor(
     private readonly type: "command:stdout" | "command:stderr",
@@ -91,16 +94,16 @@ class StreamState {
       return this.lines.encode([batch], isoAt(millis))
     }
     // Piece by piece, not the batch as one string: megabyte strings are old-space garbage that only a
-    // full GC frees, piece-sized ones die young.
-    const pieces: Array<Uint8Array> = []
+    // full GC frees, piece-sized ones die young. The masked text is encoded into one reused buffer.
+    let length = 0
     for (let offset = 0; offset < batch.length; offset += MASK_PIECE_BYTES) {
       const masked = this.masker.push(this.decoder.decode(batch.subarray(offset, offset + MASK_PIECE_BYTES)))
       if (masked.length === 0) continue
-      const bytes = Buffer.from(masked, "utf8")
-      this.capture.push(bytes)
-      pieces.push(bytes)
+      // At most 3 bytes per UTF-16 unit.
+      this.maskedBytes = withRoom(this.maskedBytes, length + masked.length * 3, length)
+      length += this.maskedBytes.write(masked, length, "utf8")
     }
-    return pieces.length === 0 ? undefined : this.lines.encode(pieces, isoAt(millis))
+    return length === 0 ? undefined : this.keepMasked(this.maskedBytes.subarray(0, length), millis)
   }
 
   /** What the decoder and the masker still hold, once the stream is over. */
@@ -110,8 +113,10 @@ class StreamState {
   }
 
   private masked(data: string, millis: number): EncodedEvents | undefined {
-    if (data.length === 0) return undefined
-    const bytes = Buffer.from(data, "utf8")
+    return data.length === 0 ? undefined : this.keepMasked(Buffer.from(data, "utf8"), millis)
+  }
+
+  private keepMasked(bytes: Uint8Array, millis: number): EncodedEvents | undefined {
     this.capture.push(bytes)
     return this.lines.encode([bytes], isoAt(millis))
   }

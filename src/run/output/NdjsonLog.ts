@@ -3,6 +3,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Brand, Effect, Option, Schema, type Scope } from "effect"
 import { PersistenceError } from "../../domain/Errors.js"
 import { RunnerEvent } from "../../domain/Records.js"
+import { withRoom } from "./Grow.js"
 import { maxEscapedLength, Utf8JsonEscaper } from "./JsonUtf8.js"
 
 /** Lines of ndjson that went through the RunnerEvent schema, ready to append as they are. */
@@ -59,10 +60,7 @@ export class OutputLineEncoder {
   }
 
   private reserve(bytes: number): void {
-    if (this.buffer.length >= bytes) return
-    const grown = Buffer.allocUnsafe(Math.max(bytes, this.buffer.length * 2))
-    this.buffer.copy(grown)
-    this.buffer = grown
+    this.buffer = withRoom(this.buffer, bytes, this.buffer.length)
   }
 
   private build(timestamp: string, body: (offset: number) => number): EncodedEvents | undefined {
