@@ -9,10 +9,11 @@
  * CPU time is user + sys of the child and everything it started, far less sensitive to load than wall time.
  *   npx tsx scripts/bench/output.ts [--quick] [--repeat R] [--json]
  */
+import { Command } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { Effect, Layer, Stream } from "effect"
+import { spawn, spawnSync } from "node:child_process"
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
@@ -72,6 +73,43 @@ const runChild = (producer: ProducerName, secrets: boolean) => {
   NodeRuntime.runMain(program)
 }
 
+/**
+ * The issue's yardsticks, each in its own process like the orchestrator: a plain Node pipe into two
+ * write streams, and the platform's Command stdout as an Effect Stream that only counts the bytes.
+ */
+const references = {
+  "node pipe, two write streams": (command: string, done: (bytes: number) => void) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "bench-ref-"))
+    const child = spawn("bash", ["-c", command], { stdio: ["ignore", "pipe", "inherit"] })
+    let bytes = 0
+    child.stdout.on("data", (chunk: Buffer) => (bytes += chunk.length))
+    child.stdout.pipe(createWriteStream(path.join(dir, "a")))
+    child.stdout.pipe(createWriteStream(path.join(dir, "b")))
+    child.on("close", () => {
+      rmSync(dir, { recursive: true, force: true })
+      done(bytes)
+    })
+  },
+  "Effect stream, counting only": (command: string, done: (bytes: number) => void) =>
+    NodeRuntime.runMain(
+      Effect.gen(function* () {
+        const process = yield* Command.start(Command.make("bash", "-c", command))
+        const bytes = yield* Stream.runFold(process.stdout, 0, (total, chunk) => total + chunk.length)
+        yield* process.exitCode
+        done(bytes)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+    )
+} as const
+type ReferenceName = keyof typeof references
+
+const runReference = (name: ReferenceName, producer: ProducerName) => {
+  const started = performance.now()
+  references[name](producers[producer], (stdoutBytes) => {
+    const seconds = (performance.now() - started) / 1000
+    console.log(JSON.stringify({ seconds, maxRssKiB: process.resourceUsage().maxRSS, stdoutBytes, logBytes: 0 }))
+  })
+}
+
 interface Measured {
   readonly seconds: number
   /** user + sys of the child and the producer it ran. */
@@ -89,8 +127,10 @@ const childrenCpuSeconds = (): number => {
   return (Number(fields[13]) + Number(fields[14])) / 100
 }
 
-const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: boolean): Measured => {
-  const args = [bundled, "child", producer, secrets ? "secrets" : "plain"]
+const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: boolean, reference?: ReferenceName): Measured => {
+  const args = reference === undefined
+    ? [bundled, "child", producer, secrets ? "secrets" : "plain"]
+    : [bundled, "reference", producer, reference]
   const cpu = childrenCpuSeconds()
   const result = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * MiB })
   const cpuSeconds = childrenCpuSeconds() - cpu
@@ -99,7 +139,12 @@ const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: b
   return { ...(JSON.parse(line) as Omit<Measured, "cpuSeconds">), cpuSeconds }
 }
 
-const measureTee = (producer: ProducerName): { readonly seconds: number; readonly cpuSeconds: number } => {
+interface Tee {
+  readonly seconds: number
+  readonly cpuSeconds: number
+}
+
+const measureTee = (producer: ProducerName): Tee => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-tee-"))
   try {
     const cpu = childrenCpuSeconds()
@@ -151,13 +196,11 @@ const main = async () => {
     : [["256MiB", false, repeat], ["256MiB-lines", false, repeat], ["256MiB-lines", true, 1], ["1GiB", false, 3]]
   const nothing = Array.from({ length: 3 }, () => measureOrchestrator(bundled, "nothing", false))
   const baselineKiB = spread(nothing.map((run) => run.maxRssKiB)).median
-  const rows: Array<OutputRow> = []
-  for (const [producer, secrets, trials] of cases) {
-    const pairs = Array.from({ length: trials }, () => [measureTee(producer), measureOrchestrator(bundled, producer, secrets)] as const)
+  const row = (name: string, pairs: ReadonlyArray<readonly [Tee, Measured]>, baseline: number): OutputRow => {
     const runs = pairs.map(([, run]) => run)
-    rows.push({
-      name: `${producer}${secrets ? " +masking" : ""}`,
-      trials,
+    return {
+      name,
+      trials: pairs.length,
       teeSeconds: spread(pairs.map(([tee]) => tee.seconds)),
       teeCpuSeconds: spread(pairs.map(([tee]) => tee.cpuSeconds)),
       seconds: spread(runs.map((run) => run.seconds)),
@@ -165,10 +208,23 @@ const main = async () => {
       ratio: spread(pairs.map(([tee, run]) => run.seconds / tee.seconds)),
       cpuRatio: spread(pairs.map(([tee, run]) => run.cpuSeconds / tee.cpuSeconds)),
       peakRssMiB: spread(runs.map((run) => run.maxRssKiB / 1024)),
-      rssGrowthMiB: spread(runs.map((run) => (run.maxRssKiB - baselineKiB) / 1024)),
+      rssGrowthMiB: spread(runs.map((run) => (run.maxRssKiB - baseline) / 1024)),
       stdoutMiB: (runs[0]?.stdoutBytes ?? 0) / MiB,
       logMiB: (runs[0]?.logBytes ?? 0) / MiB
-    })
+    }
+  }
+  const rows: Array<OutputRow> = []
+  for (const [producer, secrets, trials] of cases) {
+    const pairs = Array.from({ length: trials }, () => [measureTee(producer), measureOrchestrator(bundled, producer, secrets)] as const)
+    rows.push(row(`${producer}${secrets ? " +masking" : ""}`, pairs, baselineKiB))
+  }
+  // The yardsticks, each against its own run of `true`.
+  for (const reference of Object.keys(references) as Array<ReferenceName>) {
+    const own = measureOrchestrator(bundled, "nothing", false, reference).maxRssKiB
+    const pairs = Array.from({ length: quick ? 1 : 3 }, () =>
+      [measureTee("256MiB"), measureOrchestrator(bundled, "256MiB", false, reference)] as const
+    )
+    rows.push(row(`256MiB, reference: ${reference}`, pairs, own))
   }
   if (json) {
     console.log(JSON.stringify({ section: "output", cpus: os.cpus().length, baselinePeakRssMiB: baselineKiB / 1024, rows }))
@@ -189,6 +245,8 @@ const main = async () => {
 
 if (process.argv[2] === "child") {
   runChild(process.argv[3] as ProducerName, process.argv[4] === "secrets")
+} else if (process.argv[2] === "reference") {
+  runReference(process.argv[4] as ReferenceName, process.argv[3] as ProducerName)
 } else {
   await main()
 }
