@@ -1,13 +1,18 @@
 import { Schema } from "effect"
 
+/** Text handed to the OS (a command line, a path, an environment entry) cannot carry a NUL byte. */
+const OsText = Schema.String.pipe(
+  Schema.filter((text) => !text.includes("\u0000"), { message: () => "must not contain a NUL character" })
+)
+
 /** `codex.orchestrator.json` (CONTRACT §9). */
 export class CommandStage extends Schema.Class<CommandStage>("CommandStage")({
   kind: Schema.Literal("command"),
   id: Schema.NonEmptyString,
   title: Schema.String,
-  command: Schema.NonEmptyString,
-  cwd: Schema.optional(Schema.String),
-  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  command: Schema.NonEmptyString.pipe(Schema.compose(OsText)),
+  cwd: Schema.optional(OsText),
+  env: Schema.optional(Schema.Record({ key: OsText, value: OsText })),
   allowFailure: Schema.optional(Schema.Boolean),
   summaryHint: Schema.optional(Schema.String),
   timeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive()))

@@ -117,13 +117,29 @@ interface Started {
 const startChild = (request: SpawnRequest, exited: Deferred.Deferred<ExitStatus>) =>
   Effect.async<Started, StageSpawnError>((resume) => {
     let settled = false
-    const child = spawn("bash", ["-c", request.command], {
-      cwd: request.cwd,
-      env: { ...process.env, ...request.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so a signal reaches everything the command started.
-      detached: true
-    })
+    const failed = (error: unknown) => {
+      const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined
+      return new StageSpawnError({
+        index: request.index,
+        reason: code ?? "Unknown",
+        message: `stage ${request.index} could not start: ${error instanceof Error ? error.message : String(error)}`,
+        cause: error
+      })
+    }
+    let child: ChildProcess
+    try {
+      child = spawn("bash", ["-c", request.command], {
+        cwd: request.cwd,
+        env: { ...process.env, ...request.env },
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so a signal reaches everything the command started.
+        detached: true
+      })
+    } catch (error) {
+      // Arguments Node refuses before spawning (a NUL byte in the command or the environment).
+      resume(Effect.fail(failed(error)))
+      return
+    }
     const stdout = takeOverPipe(child.stdout!)
     const stderr = takeOverPipe(child.stderr!)
     child.once("exit", (code, signal) => Deferred.unsafeDone(exited, Exit.succeed({ exitCode: code, signal })))
@@ -132,12 +148,7 @@ const startChild = (request: SpawnRequest, exited: Deferred.Deferred<ExitStatus>
       settled = true
       stdout.socket.destroy()
       stderr.socket.destroy()
-      resume(Effect.fail(new StageSpawnError({
-        index: request.index,
-        reason: error.code ?? "Unknown",
-        message: `stage ${request.index} could not start: ${error.message}`,
-        cause: error
-      })))
+      resume(Effect.fail(failed(error)))
     })
     child.once("spawn", () => {
       if (settled) return

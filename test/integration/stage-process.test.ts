@@ -206,3 +206,18 @@ describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) =>
       expect(error.message).toContain("stage 3 could not start")
     }).pipe(Effect.provide(TestLayer)))
 })
+
+describe("NodeStageSpawner", () => {
+  it.scopedLive("refuses what Node cannot spawn (a NUL byte in the command) with StageSpawnError, not a defect", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+      const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
+      const stages = yield* StageProcess
+      const error = yield* stages
+        .run({ index: 2, command: "echo a\u0000b", cwd: dir, env: {}, stageLog: log, runnerLog: log, redactor: yield* Redactor.make({ env: {} }) })
+        .pipe(Effect.flip)
+      expect(error._tag).toBe("StageSpawnError")
+      expect(error.message).toContain("stage 2 could not start")
+    }).pipe(Effect.provide(spawners[0][1])))
+})

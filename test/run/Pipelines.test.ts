@@ -73,6 +73,10 @@ describe("decodeProjectConfig", () => {
     expect(problem(JSON.stringify({ pipelines: [{ id: "a", title: "A", stages: [{ ...cmd("x"), alowFailure: true }] }] })))
       .toMatch(/^pipelines\[0\]\.stages\[0\]\.alowFailure: is unexpected/)
     expect(problem("{\"pipelines\": [")).toMatch(/^is not a valid config: /)
+    expect(problem(JSON.stringify({ pipelines: [{ id: "a", title: "A", stages: [{ ...cmd("x"), command: "echo a\u0000b" }] }] })))
+      .toBe("pipelines[0].stages[0].command: must not contain a NUL character")
+    expect(problem(JSON.stringify({ pipelines: [{ id: "a", title: "A", stages: [{ ...cmd("x"), env: { A: "\u0000" } }] }] })))
+      .toBe("pipelines[0].stages[0].env.A: must not contain a NUL character")
   })
 
   it("accepts the legacy fixture's config", () => {
