@@ -21,6 +21,7 @@ import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
 import { bundleSelf } from "./bundleSelf.js"
+import { settleDisk } from "./settleDisk.js"
 
 const MiB = 1024 * 1024
 const producers: Record<string, string> = {
@@ -85,6 +86,7 @@ const option = (name: string): string | undefined => {
 const measureOrchestrator = (bundled: string, producer: string, secrets: boolean, profileDir?: string): Measured => {
   const flags = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const args = [...flags, bundled, "child", producer, secrets ? "secrets" : "plain"]
+  settleDisk()
   const result = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * MiB })
   const line = result.stdout.trim().split("\n").at(-1) ?? ""
   if (result.status !== 0 || !line.startsWith("{")) throw new Error(`child failed: ${result.stderr}`)
@@ -95,6 +97,7 @@ const measureOrchestrator = (bundled: string, producer: string, secrets: boolean
 const measureTee = (producer: string): { seconds: number; teeCpuSeconds: number } => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-profile-tee-"))
   try {
+    settleDisk()
     const started = performance.now()
     const script = `TIMEFORMAT='%U %S'; { time tee a > b; } 2> tee.time < <(${producers[producer]})`
     spawnSync("bash", ["-c", script], { cwd: dir })

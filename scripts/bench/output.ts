@@ -20,6 +20,7 @@ import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
 import { bundleSelf } from "./bundleSelf.js"
+import { settleDisk } from "./settleDisk.js"
 
 const MiB = 1024 * 1024
 const producers = {
@@ -131,6 +132,7 @@ const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: b
   const args = reference === undefined
     ? [bundled, "child", producer, secrets ? "secrets" : "plain"]
     : [bundled, "reference", producer, reference]
+  settleDisk()
   const cpu = childrenCpuSeconds()
   const result = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * MiB })
   const cpuSeconds = childrenCpuSeconds() - cpu
@@ -147,6 +149,7 @@ interface Tee {
 const measureTee = (producer: ProducerName): Tee => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-tee-"))
   try {
+    settleDisk()
     const cpu = childrenCpuSeconds()
     const started = performance.now()
     spawnSync("bash", ["-c", `${producers[producer]} | tee a > b`], { cwd: dir })
