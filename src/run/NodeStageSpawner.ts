@@ -43,8 +43,9 @@ interface PipeReader {
  * (`onread`), but child_process gives no way to ask for it, so the pipe's handle moves to a socket
  * of ours, paused, before the event loop has read anything. `_handle` is not public API: where it is
  * missing, the child's own socket is read ('data' events), which works the same, only with garbage.
+ * Exported for tests of that fallback.
  */
-const takeOverPipe = (original: Readable): PipeReader => {
+export const takeOverPipe = (original: Readable): PipeReader => {
   const handle: unknown = (original as { _handle?: unknown })._handle
   if (original instanceof net.Socket && isStreamHandle(handle)) {
     ;(original as { _handle?: unknown })._handle = null
@@ -77,7 +78,8 @@ const takeOverPipe = (original: Readable): PipeReader => {
   return reader
 }
 
-const pipeOf = (request: SpawnRequest, name: string, reader: PipeReader): OutputPipe => ({
+/** Drains a taken-over pipe into a PendingOutput, pausing it while that is full. Exported for tests. */
+export const pipeOf = (request: SpawnRequest, name: string, reader: PipeReader): OutputPipe => ({
   drainInto: (pending: PendingOutput) =>
     Effect.async<void, StageSpawnError>((resume) => {
       let finished = false
