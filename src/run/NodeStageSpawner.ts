@@ -27,21 +27,24 @@ const isStreamHandle = (value: unknown): value is StreamHandle =>
   typeof value === "object" && value !== null && "readStart" in value && "readStop" in value
 
 /**
- * One output pipe of the child, paused until it is drained. `deliver` receives each read; a false
- * answer pauses the pipe until `resume`.
+ * One output pipe of the child, paused until it is drained. `deliver` receives each read (the
+ * buffer it landed in and its length); a false answer pauses the pipe until `resume`. `target`
+ * chooses where the next read lands.
  */
 interface PipeReader {
   readonly socket: Readable
-  deliver: (bytes: Uint8Array) => boolean
+  deliver: (buffer: Uint8Array, length: number) => boolean
+  target: () => Uint8Array | undefined
   readonly resume: () => void
 }
 
 /**
- * Reads the child's pipe into one reused buffer. child_process wraps each pipe in a socket that
+ * Reads the child's pipe into buffers of ours. child_process wraps each pipe in a socket that
  * allocates a fresh buffer per read, which V8 frees only at its next GC: at 1 GiB of output those
  * buffers were ~40 MiB of the orchestrator's peak RSS. net.Socket can read into a buffer of ours
  * (`onread`), but child_process gives no way to ask for it, so the pipe's handle moves to a socket
- * of ours, paused, before the event loop has read anything. `_handle` is not public API: where it is
+ * of ours, paused, before the event loop has read anything. Each read lands straight in
+ * PendingOutput's filling buffer (`readTarget`), else in one reused buffer and is copied from there. `_handle` is not public API: where it is
  * missing, the child's own socket is read ('data' events), which works the same, only with garbage.
  * Exported for tests of that fallback.
  */
@@ -50,30 +53,31 @@ export const takeOverPipe = (original: Readable): PipeReader => {
   if (original instanceof net.Socket && isStreamHandle(handle)) {
     ;(original as { _handle?: unknown })._handle = null
     original.destroy()
-    const reader: PipeReader = {
-      socket: new net.Socket({
-        handle,
-        readable: true,
-        writable: false,
-        pauseOnCreate: true,
-        onread: {
-          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-          callback: (length: number, buffer: Uint8Array) => reader.deliver(buffer.subarray(0, length))
-        }
-      } as net.SocketConstructorOpts),
-      deliver: () => false,
-      resume: () => reader.socket.resume()
-    }
-    return reader
+    const spare = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+    // The socket asks for its first buffer while it is being made, before there is a reader to ask.
+    const hooks: Pick<PipeReader, "deliver" | "target"> = { deliver: () => false, target: () => undefined }
+    const socket = new net.Socket({
+      handle,
+      readable: true,
+      writable: false,
+      pauseOnCreate: true,
+      onread: {
+        // Asked once now and again after every read.
+        buffer: () => hooks.target() ?? spare,
+        callback: (length: number, buffer: Uint8Array) => hooks.deliver(buffer, length)
+      }
+    } as net.SocketConstructorOpts)
+    return Object.assign(hooks, { socket, resume: () => socket.resume() })
   }
   original.pause()
   const reader: PipeReader = {
     socket: original,
     deliver: () => false,
+    target: () => undefined,
     resume: () => original.resume()
   }
   original.on("data", (chunk: Buffer) => {
-    if (!reader.deliver(chunk)) original.pause()
+    if (!reader.deliver(chunk, chunk.length)) original.pause()
   })
   return reader
 }
@@ -89,7 +93,8 @@ export const pipeOf = (request: SpawnRequest, name: string, reader: PipeReader):
         pending.end()
         resume(result)
       }
-      reader.deliver = (bytes) => pending.offer(bytes)
+      reader.deliver = (buffer, length) => pending.commit(buffer, length)
+      reader.target = () => pending.readTarget()
       pending.onRoom(reader.resume)
       reader.socket.once("end", () => finish(Effect.void))
       reader.socket.once("close", () => finish(Effect.void))

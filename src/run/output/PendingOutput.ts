@@ -54,7 +54,34 @@ export class PendingOutput {
     if (bytes.length > 0) {
       this.reserve(this.length + bytes.length)
       this.filling.set(bytes, this.length)
-      this.length += bytes.length
+    }
+    return this.added(bytes.length)
+  }
+
+  /**
+   * Room for the next read of at most OFFER_BYTES, right where the filling buffer continues, so a
+   * read that lands there is counted by `commit` without a copy; undefined once the limit is reached.
+   */
+  readTarget(): Uint8Array | undefined {
+    if (this.length >= this.limitBytes) return undefined
+    this.reserve(this.length + OFFER_BYTES)
+    return this.filling.subarray(this.length, this.length + OFFER_BYTES)
+  }
+
+  /**
+   * A read of `length` bytes into `buffer`: when `buffer` is where the filling buffer continues (from
+   * `readTarget`, and no `take` or growth since), the bytes are already in place; else they are
+   * copied. Answers like `offer`.
+   */
+  commit(buffer: Uint8Array, length: number): boolean {
+    const inPlace = buffer.buffer === this.filling.buffer && buffer.byteOffset === this.filling.byteOffset + this.length
+    return inPlace ? this.added(length) : this.offer(buffer.subarray(0, length))
+  }
+
+  /** Counts bytes now in place after the pending ones; false once the limit is reached. */
+  private added(bytes: number): boolean {
+    if (bytes > 0) {
+      this.length += bytes
       this.arrivedLatch.unsafeOpen()
       if (this.length >= this.batchBytes) this.fullLatch.unsafeOpen()
     }

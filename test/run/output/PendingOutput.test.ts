@@ -101,7 +101,33 @@ describe("PendingOutput", () => {
     expect(resumed).toBe(1)
   })
 
-  it("hands over exactly the bytes offered, whatever the sizes, never holding more than the limit and a read", () =>
+  it("counts a read that landed in its read target without copying, and copies one that did not", () => {
+    const pending = new PendingOutput(100, 1000)
+    const target = pending.readTarget()!
+    target.set([7, 8, 9])
+    expect(pending.commit(target, 3)).toBe(true)
+    // A read into somewhere else (the reader's own buffer) is copied in after it.
+    expect(pending.commit(Uint8Array.of(1, 2, 3, 4), 2)).toBe(true)
+    // A target handed out before a take lands in the old buffer, after the batch: copied, batch intact.
+    const stale = pending.readTarget()!
+    const batch = pending.take()
+    stale.set([5, 6])
+    expect(pending.commit(stale, 2)).toBe(true)
+    expect([...batch.bytes]).toEqual([7, 8, 9, 1, 2])
+    expect([...pending.take().bytes]).toEqual([5, 6])
+  })
+
+  it("gives no read target at the limit, and tells the reader to pause when a commit reaches it", () => {
+    const pending = new PendingOutput(8, 16)
+    const target = pending.readTarget()!
+    target.fill(1, 0, 16)
+    expect(pending.commit(target, 16)).toBe(false)
+    expect(pending.readTarget()).toBeUndefined()
+    expect(pending.take().bytes.length).toBe(16)
+    expect(pending.readTarget()).toBeDefined()
+  })
+
+  it("hands over exactly the bytes read, offered or committed in place, whatever the sizes, never holding more than the limit and a read", () =>
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 60 }),
@@ -113,7 +139,10 @@ describe("PendingOutput", () => {
           let peak = 0
           reads.forEach((read, i) => {
             offered.push(...read)
-            const room = pending.offer(read)
+            // Half the reads land in the read target (no copy), the others are offered (copied).
+            const target = takes[(i + 1) % takes.length] ? pending.readTarget() : undefined
+            target?.set(read)
+            const room = target === undefined ? pending.offer(read) : pending.commit(target, read.length)
             peak = Math.max(peak, pending.pendingBytes)
             if (!room || takes[i % takes.length]) seen.push(...pending.take().bytes)
           })
