@@ -78,6 +78,19 @@ const runStage = (
     }
   })
 
+/** Runs a stage that is expected not to start; the error it failed with. */
+const failToStart = (index: number, command: string, cwdIn: (dir: string) => string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
+    const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
+    const stages = yield* StageProcess
+    const redactor = yield* Redactor.make({ env: {} })
+    return yield* stages
+      .run({ index, command, cwd: cwdIn(dir), env: {}, stageLog: log, runnerLog: log, redactor })
+      .pipe(Effect.flip)
+  })
+
 describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) => {
   it.scopedLive("captures a pipeline's 10 MiB of stdout within bounds and logs every byte", () =>
     Effect.gen(function* () {
@@ -187,21 +200,7 @@ describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) =>
 
   it.scopedLive("refuses a missing working directory with StageSpawnError", () =>
     Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
-      const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
-      const stages = yield* StageProcess
-      const error = yield* stages
-        .run({
-          index: 3,
-          command: "true",
-          cwd: path.join(dir, "missing"),
-          env: {},
-          stageLog: log,
-          runnerLog: log,
-          redactor: yield* Redactor.make({ env: {} })
-        })
-        .pipe(Effect.flip)
+      const error = yield* failToStart(3, "true", (dir) => path.join(dir, "missing"))
       expect(error._tag).toBe("StageSpawnError")
       expect(error.message).toContain("stage 3 could not start")
     }).pipe(Effect.provide(TestLayer)))
@@ -210,13 +209,7 @@ describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) =>
 describe("NodeStageSpawner", () => {
   it.scopedLive("refuses what Node cannot spawn (a NUL byte in the command) with StageSpawnError, not a defect", () =>
     Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
-      const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
-      const stages = yield* StageProcess
-      const error = yield* stages
-        .run({ index: 2, command: "echo a\u0000b", cwd: dir, env: {}, stageLog: log, runnerLog: log, redactor: yield* Redactor.make({ env: {} }) })
-        .pipe(Effect.flip)
+      const error = yield* failToStart(2, "echo a\u0000b", (dir) => dir)
       expect(error._tag).toBe("StageSpawnError")
       expect(error.message).toContain("stage 2 could not start")
     }).pipe(Effect.provide(spawners[0][1])))
