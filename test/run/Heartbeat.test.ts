@@ -110,6 +110,14 @@ const stage = (id: string, status: "running" | "succeeded") => (m: RunManifest) 
     ]
   })
 
+/** One stage, `build`, running for 47 s and then succeeding: the run the heartbeat tests watch. */
+const buildFor47s = (store: ManifestStore.ManifestStore) =>
+  Effect.gen(function*() {
+    yield* store.update(stage("build", "running"))
+    yield* Effect.sleep("47 seconds")
+    yield* store.update((m) => finish(stage("build", "succeeded")(m)))
+  })
+
 const finish = (m: RunManifest) => new RunManifest({ ...m, status: "succeeded", completed_at: m.updated_at })
 
 /** What the run engine does: the heartbeat lives in the run's Scope; the final flush follows it. */
@@ -186,11 +194,7 @@ describe("Heartbeat", () => {
         const store = yield* ManifestStore.make(initialManifest, disk.sink)
         const run = yield* Effect.fork(runWithHeartbeat(
           store,
-          Effect.gen(function*() {
-            yield* store.update(stage("build", "running"))
-            yield* Effect.sleep("47 seconds")
-            yield* store.update((m) => finish(stage("build", "succeeded")(m)))
-          })
+          buildFor47s(store)
         ))
         yield* TestClock.adjust("47 seconds")
         yield* Fiber.join(run)
@@ -340,11 +344,7 @@ describe("Heartbeat", () => {
         const store = yield* ManifestStore.make(initialManifest, sink)
         const run = yield* Effect.fork(runWithHeartbeat(
           store,
-          Effect.gen(function*() {
-            yield* store.update(stage("build", "running"))
-            yield* Effect.sleep("47 seconds")
-            yield* store.update((m) => finish(stage("build", "succeeded")(m)))
-          })
+          buildFor47s(store)
         ))
         yield* TestClock.adjust("24 seconds")
         yield* disk.failAlways("rename", (path) => path.startsWith(runDir), "EIO")
