@@ -140,7 +140,7 @@ class StreamState {
 const writeBoth = (request: StageRequest, lines: EncodedEvents) =>
   Effect.zipRight(request.stageLog.appendEncoded(lines), request.runnerLog.appendEncoded(lines))
 
-/** How long output may wait for a whole batch before it is written anyway. */
+/** Output short of a whole batch is written once it has waited this long at most. */
 export const FLUSH_DELAY = Duration.millis(50)
 
 /**
@@ -151,9 +151,11 @@ export const FLUSH_DELAY = Duration.millis(50)
 const pump = (request: StageRequest, state: StreamState, pipe: OutputPipe) =>
   Effect.gen(function* () {
     const pending = new PendingOutput()
+    // Due within two periods of arriving.
+    yield* Effect.forkScoped(pending.flushEvery(Duration.unsafeDivide(FLUSH_DELAY, 2)))
     const write = Effect.gen(function* () {
       while (true) {
-        yield* pending.ready(Effect.sleep(FLUSH_DELAY))
+        yield* pending.ready
         const batch = pending.take()
         const lines = state.take(batch.bytes, yield* Clock.currentTimeMillis)
         if (lines !== undefined) yield* writeBoth(request, lines)
@@ -161,7 +163,7 @@ const pump = (request: StageRequest, state: StreamState, pipe: OutputPipe) =>
       }
     })
     yield* Effect.all([pipe.drainInto(pending), write], { concurrency: 2, discard: true })
-  })
+  }).pipe(Effect.scoped)
 
 /** SIGTERM to the whole process group, SIGKILL if the command is still alive after the grace period. */
 const stopGroup = (command: SpawnedCommand) =>

@@ -20,7 +20,7 @@ describe("NodeStageSpawner's fallback reader", () => {
       source.end()
       const received: Array<number> = []
       while (true) {
-        yield* pending.ready(Effect.sleep("5 millis"))
+        yield* pending.ready
         // Never more than the limit and one piece held at once.
         expect(pending.pendingBytes).toBeLessThanOrEqual(16 + 10)
         const batch = pending.take()

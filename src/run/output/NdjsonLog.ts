@@ -21,6 +21,8 @@ export const encodeEvents = (events: ReadonlyArray<RunnerEvent>): EncodedEvents 
 }
 
 const DATA_START = '"data":"'
+/** A timestamp JSON writes as it is (what toISOString gives), so it can be spliced into a line. */
+const PLAIN_TIMESTAMP = /^[0-9TZ:.+-]+$/
 /** Output is escaped this much at a time. */
 const ESCAPE_SLICE_BYTES = 64 * 1024
 
@@ -33,6 +35,8 @@ const ESCAPE_SLICE_BYTES = 64 * 1024
 export class OutputLineEncoder {
   private readonly escaper = new Utf8JsonEscaper()
   private buffer = Buffer.allocUnsafe(0)
+  /** The schema's line around its first timestamp, so later lines only splice theirs in. */
+  private envelope: { readonly before: string; readonly after: string } | undefined
 
   constructor(
     private readonly type: "command:stdout" | "command:stderr",
@@ -63,8 +67,23 @@ export class OutputLineEncoder {
     this.buffer = withRoom(this.buffer, bytes, this.buffer.length)
   }
 
-  private build(timestamp: string, body: (offset: number) => number): EncodedEvents | undefined {
+  /** The line with empty data: encoded by the schema once, then only the timestamp changes. */
+  private emptyLine(timestamp: string): string {
+    if (this.envelope !== undefined && PLAIN_TIMESTAMP.test(timestamp)) {
+      return this.envelope.before + timestamp + this.envelope.after
+    }
     const json = encodeLine({ type: this.type, data: "", timestamp, index: this.index })
+    const field = `"timestamp":"${timestamp}"`
+    const at = json.indexOf(field)
+    if (at !== -1 && PLAIN_TIMESTAMP.test(timestamp)) {
+      const start = at + field.length - timestamp.length - 1
+      this.envelope = { before: json.slice(0, start), after: json.slice(start + timestamp.length) }
+    }
+    return json
+  }
+
+  private build(timestamp: string, body: (offset: number) => number): EncodedEvents | undefined {
+    const json = this.emptyLine(timestamp)
     const split = json.indexOf(DATA_START) + DATA_START.length
     const prefix = json.slice(0, split)
     const suffix = json.slice(split) + "\n"

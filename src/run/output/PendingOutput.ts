@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { type Duration, Effect } from "effect"
 
 /** Flush once this many bytes are pending: fewer, larger log writes. */
 export const BATCH_BYTES = 1024 * 1024
@@ -29,10 +29,12 @@ export class PendingOutput {
   private spare = new Uint8Array(0)
   private length = 0
   private ended = false
+  /** Batches taken so far: tells `flushEvery` whether what is pending has waited a whole period. */
+  private takes = 0
   /** Open while there is something to take. */
   private readonly arrivedLatch = Effect.unsafeMakeLatch(false)
-  /** Open while a whole batch is pending, or the stream is over. */
-  private readonly fullLatch = Effect.unsafeMakeLatch(false)
+  /** Open while a whole batch is pending, the stream is over, or `flushEvery` found the bytes due. */
+  private readonly readyLatch = Effect.unsafeMakeLatch(false)
   /** Open while the reader may read on. */
   private readonly roomLatch = Effect.unsafeMakeLatch(true)
   private roomListener: (() => void) | undefined
@@ -83,7 +85,7 @@ export class PendingOutput {
     if (bytes > 0) {
       this.length += bytes
       this.arrivedLatch.unsafeOpen()
-      if (this.length >= this.batchBytes) this.fullLatch.unsafeOpen()
+      if (this.length >= this.batchBytes) this.readyLatch.unsafeOpen()
     }
     if (this.length < this.limitBytes) return true
     this.roomLatch.unsafeClose()
@@ -112,12 +114,28 @@ export class PendingOutput {
   end(): void {
     this.ended = true
     this.arrivedLatch.unsafeOpen()
-    this.fullLatch.unsafeOpen()
+    this.readyLatch.unsafeOpen()
   }
 
-  /** Waits until there is something to take, then at most `delay` more for a whole batch. */
-  readonly ready = (delay: Effect.Effect<void>): Effect.Effect<void> =>
-    Effect.zipRight(this.arrivedLatch.await, Effect.raceFirst(this.fullLatch.await, delay))
+  /** Waits until a whole batch is pending, the stream is over, or `flushEvery` found the bytes due. */
+  get ready(): Effect.Effect<void> {
+    return this.readyLatch.await
+  }
+
+  /**
+   * Makes pending bytes ready once they have waited a whole `period` untaken, so a quiet command's
+   * output is written within two periods of arriving. One sleep a period rather than a timer raced
+   * against every batch: a fast command fills batches with no fiber forked and no timer set.
+   */
+  flushEvery(period: Duration.DurationInput): Effect.Effect<never> {
+    const tick = Effect.gen(this, function* () {
+      yield* this.arrivedLatch.await
+      const seen = this.takes
+      yield* Effect.sleep(period)
+      if (this.takes === seen && this.length > 0) this.readyLatch.unsafeOpen()
+    })
+    return Effect.forever(tick)
+  }
 
   /** Everything pending; the reader reads on into the other buffer. */
   take(): PendingBatch {
@@ -125,9 +143,10 @@ export class PendingOutput {
     const wasFull = this.length >= this.limitBytes
     ;[this.filling, this.spare] = [this.spare, this.filling]
     this.length = 0
+    this.takes++
     if (!this.ended) {
       this.arrivedLatch.unsafeClose()
-      this.fullLatch.unsafeClose()
+      this.readyLatch.unsafeClose()
     }
     this.roomLatch.unsafeOpen()
     if (wasFull) this.roomListener?.()

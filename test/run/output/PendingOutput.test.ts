@@ -4,7 +4,6 @@ import * as fc from "effect/FastCheck"
 import { OFFER_BYTES, PendingOutput } from "../../../src/run/output/PendingOutput.js"
 
 const bytes = (length: number, fill = 0x61): Uint8Array => new Uint8Array(length).fill(fill)
-const delay = Effect.sleep("50 millis")
 
 describe("PendingOutput", () => {
   it.effect("hands over everything pushed, in order, as one batch", () =>
@@ -30,23 +29,37 @@ describe("PendingOutput", () => {
       expect([...pending.take().bytes]).toEqual(Array(60).fill(2))
     }))
 
-  it.effect("is ready at once for a whole batch, else after the delay", () =>
+  it.effect("is ready at once for a whole batch, and less once flushEvery finds it waited a whole period", () =>
     Effect.gen(function* () {
       const pending = new PendingOutput(100, 1000)
-      const waiting = yield* Effect.fork(pending.ready(delay))
+      const ticker = yield* Effect.fork(pending.flushEvery("25 millis"))
+      const waiting = yield* Effect.fork(pending.ready)
       yield* TestClock.adjust("1 second")
       expect(waiting.unsafePoll()).toBeNull()
       yield* pending.push(bytes(10))
-      yield* TestClock.adjust("49 millis")
+      yield* TestClock.adjust("24 millis")
       expect(waiting.unsafePoll()).toBeNull()
       yield* TestClock.adjust("1 millis")
       yield* Fiber.join(waiting)
       expect(pending.take().bytes.length).toBe(10)
 
-      const full = yield* Effect.fork(pending.ready(delay))
+      // Arriving while the ticker sleeps, and after a take in the same period: due at the period after.
+      yield* pending.push(bytes(10))
+      yield* TestClock.adjust("10 millis")
+      pending.take()
+      yield* pending.push(bytes(20))
+      const late = yield* Effect.fork(pending.ready)
+      yield* TestClock.adjust("39 millis")
+      expect(late.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(late)
+      expect(pending.take().bytes.length).toBe(20)
+
+      const full = yield* Effect.fork(pending.ready)
       yield* pending.push(bytes(100))
       yield* Fiber.join(full)
       expect(pending.take().bytes.length).toBe(100)
+      yield* Fiber.interrupt(ticker)
     }))
 
   it.effect("is ready at once when the stream ends, and stays ready", () =>
@@ -54,9 +67,9 @@ describe("PendingOutput", () => {
       const pending = new PendingOutput(100, 1000)
       yield* pending.push(bytes(5))
       pending.end()
-      yield* pending.ready(Effect.never)
+      yield* pending.ready
       expect(pending.take()).toMatchObject({ ended: true })
-      yield* pending.ready(Effect.never)
+      yield* pending.ready
       const last = pending.take()
       expect(last.ended).toBe(true)
       expect(last.bytes.length).toBe(0)
@@ -80,7 +93,7 @@ describe("PendingOutput", () => {
       const reader = yield* Effect.fork(pending.push(chunk))
       const taken: Array<number> = []
       for (let round = 0; round < 3; round++) {
-        yield* pending.ready(Effect.never)
+        yield* pending.ready
         expect(pending.pendingBytes).toBe(OFFER_BYTES)
         taken.push(...pending.take().bytes)
       }
