@@ -143,26 +143,40 @@ const writeBoth = (request: StageRequest, lines: EncodedEvents) =>
 /** Output short of a whole batch is written once it has waited this long at most. */
 export const FLUSH_DELAY = Duration.millis(50)
 
+/** Output that could not be written while the stage was being interrupted: said, not raised. */
+const warnUnwritten = (request: StageRequest, what: string) => (error: PersistenceError) =>
+  Effect.logWarning(`stage ${request.index}: could not write ${what}: ${error.message}`)
+
 /**
  * Reads and writes in two fibers joined by PendingOutput: the pipe keeps being read while a line is
  * written, and a line takes everything that arrived meanwhile, waiting up to FLUSH_DELAY for a whole
- * batch, so the logs get a few large writes rather than two per read.
+ * batch, so the logs get a few large writes rather than two per read. A batch is written whole
+ * (uninterruptibly), and what was read when the pump is interrupted is written too, so the logs keep
+ * every byte read, in order, ahead of `command:end`.
  */
 const pump = (request: StageRequest, state: StreamState, pipe: OutputPipe) =>
   Effect.gen(function* () {
     const pending = new PendingOutput()
     // Due within two periods of arriving.
     yield* Effect.forkScoped(pending.flushEvery(Duration.unsafeDivide(FLUSH_DELAY, 2)))
+    const writeBatch = Effect.gen(function* () {
+      const batch = pending.take()
+      const lines = state.take(batch.bytes, yield* Clock.currentTimeMillis)
+      if (lines !== undefined) yield* writeBoth(request, lines)
+      return batch.ended
+    })
     const write = Effect.gen(function* () {
       while (true) {
         yield* pending.ready
-        const batch = pending.take()
-        const lines = state.take(batch.bytes, yield* Clock.currentTimeMillis)
-        if (lines !== undefined) yield* writeBoth(request, lines)
-        if (batch.ended) return
+        if (yield* Effect.uninterruptible(writeBatch)) return
       }
     })
-    yield* Effect.all([pipe.drainInto(pending), write], { concurrency: 2, discard: true })
+    yield* Effect.all([pipe.drainInto(pending), write], { concurrency: 2, discard: true }).pipe(
+      // Both fibers are over by then: nothing reads or writes `pending` any more.
+      Effect.onInterrupt(() =>
+        writeBatch.pipe(Effect.catchTag("PersistenceError", warnUnwritten(request, "the output read before the interruption")))
+      )
+    )
   }).pipe(Effect.scoped)
 
 /** SIGTERM to the whole process group, SIGKILL if the command is still alive after the grace period. */
@@ -196,18 +210,25 @@ const endEvent = (request: StageRequest, status: ExitStatus, endedAt: number) =>
     index: request.index
   }])
 
-/** Every `command:start` gets its `command:end`, also when the stage was interrupted (the group is stopped by then). */
-const recordInterrupted = (request: StageRequest, command: SpawnedCommand) =>
+/** What the decoders and maskers of both streams still hold, once the output is over. */
+const writeRests = (request: StageRequest, streams: ReadonlyArray<StreamState>, endedAt: number) =>
+  Effect.forEach(streams, (state) => {
+    const rest = state.finish(endedAt)
+    return rest === undefined ? Effect.void : writeBoth(request, rest)
+  }, { discard: true })
+
+/**
+ * Every `command:start` gets its `command:end`, also when the stage was interrupted (the group is
+ * stopped and the pumps have written what they read by then).
+ */
+const recordInterrupted = (request: StageRequest, command: SpawnedCommand, streams: ReadonlyArray<StreamState>) =>
   Effect.gen(function* () {
     const exit = yield* command.exit.pipe(Effect.timeoutOption(KILL_GRACE))
     const status = Option.getOrElse(exit, (): ExitStatus => ({ exitCode: null, signal: "SIGKILL" }))
     const endedAt = yield* Clock.currentTimeMillis
+    yield* writeRests(request, streams, endedAt)
     yield* writeBoth(request, endEvent(request, status, endedAt))
-  }).pipe(
-    Effect.catchTag("PersistenceError", (error) =>
-      Effect.logWarning(`stage ${request.index}: could not record the end of the interrupted command: ${error.message}`)
-    )
-  )
+  }).pipe(Effect.catchTag("PersistenceError", warnUnwritten(request, "the end of the interrupted command")))
 
 const makeRun = (spawner: StageSpawner["Type"]) =>
   Effect.fn("StageProcess.run")(function* (request: StageRequest) {
@@ -253,13 +274,12 @@ const makeRun = (spawner: StageSpawner["Type"]) =>
         if (Exit.isFailure(pumped) && !Cause.isInterruptedOnly(pumped.cause)) yield* pumped
         return status
       })
-    ).pipe(Effect.onInterrupt(() => (started === undefined ? Effect.void : recordInterrupted(request, started))))
+    ).pipe(
+      Effect.onInterrupt(() => (started === undefined ? Effect.void : recordInterrupted(request, started, [stdout, stderr])))
+    )
 
     const endedAt = yield* Clock.currentTimeMillis
-    for (const state of [stdout, stderr]) {
-      const rest = state.finish(endedAt)
-      if (rest !== undefined) yield* writeBoth(request, rest)
-    }
+    yield* writeRests(request, [stdout, stderr], endedAt)
     yield* writeBoth(request, endEvent(request, status, endedAt))
     return {
       exitCode: status.exitCode,

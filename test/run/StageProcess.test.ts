@@ -133,6 +133,34 @@ describe("StageProcess.run (scripted commands)", () => {
       expect(stage.events().at(-1)).toMatchObject({ type: "command:end", exit_code: null, signal: "SIGTERM" })
     }))
 
+  it.effect("writes output already read, masked, before command:end when the fiber is interrupted", () =>
+    Effect.gen(function* () {
+      const { run, stage, runner } = yield* setup(
+        { cmd: { stdout: ["building ", "token=s3cr3t-value"], stderr: [Uint8Array.of(...Buffer.from("warn: ca"), 0xc3)], durationMs: 60_000 } },
+        { env: { API_TOKEN: "s3cr3t-value" } }
+      )
+      const fiber = yield* Effect.fork(run)
+      // Read, but short of a batch and not yet due (FLUSH_DELAY): only the interruption writes it.
+      yield* TestClock.adjust("10 millis")
+      const exit = yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      const events = stage.events()
+      expect(output(events, "command:stdout")).toBe("building token=***")
+      expect(output(events, "command:stderr")).toBe("warn: ca\ufffd")
+      expect(events.at(-1)).toMatchObject({ type: "command:end", signal: "SIGTERM" })
+      expect(runner.events()).toEqual(events)
+    }))
+
+  it.effect("writes bytes read but not yet due when the fiber is interrupted", () =>
+    Effect.gen(function* () {
+      const { run, stage } = yield* setup({ cmd: { stdout: ["half a line"], durationMs: 60_000 } })
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.interrupt(fiber)
+      expect(output(stage.events(), "command:stdout")).toBe("half a line")
+      expect(stage.events().at(-1)).toMatchObject({ type: "command:end" })
+    }))
+
   it.effect("fails with StageSpawnError when the command cannot start", () =>
     Effect.gen(function* () {
       const { run } = yield* setup({ cmd: { spawnError: "NotFound" } })
