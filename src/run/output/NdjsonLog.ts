@@ -21,6 +21,7 @@ export const encodeEvents = (events: ReadonlyArray<RunnerEvent>): EncodedEvents 
 }
 
 const DATA_START = '"data":"'
+const TIMESTAMP_START = '"timestamp":"'
 /** A timestamp JSON writes as it is (what toISOString gives), so it can be spliced into a line. */
 const PLAIN_TIMESTAMP = /^[0-9TZ:.+-]+$/
 /** Output is escaped this much at a time. */
@@ -73,10 +74,9 @@ export class OutputLineEncoder {
       return this.envelope.before + timestamp + this.envelope.after
     }
     const json = encodeLine({ type: this.type, data: "", timestamp, index: this.index })
-    const field = `"timestamp":"${timestamp}"`
-    const at = json.indexOf(field)
+    const at = json.indexOf(`${TIMESTAMP_START}${timestamp}"`)
     if (at !== -1 && PLAIN_TIMESTAMP.test(timestamp)) {
-      const start = at + field.length - timestamp.length - 1
+      const start = at + TIMESTAMP_START.length
       this.envelope = { before: json.slice(0, start), after: json.slice(start + timestamp.length) }
     }
     return json
