@@ -19,7 +19,9 @@ import * as path from "node:path"
 import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
 import { Redactor } from "../../src/run/output/Redactor.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
+import { StageSpawner } from "../../src/run/StageSpawner.js"
 import { bundleSelf } from "./bundleSelf.js"
+import { PLATFORM_ROW } from "./rows.js"
 import { settleDisk } from "./settleDisk.js"
 
 const MiB = 1024 * 1024
@@ -31,7 +33,15 @@ const producers = {
 } as const
 type ProducerName = keyof typeof producers
 
-const runChild = (producer: ProducerName, secrets: boolean) => {
+/** Which StageSpawner runs the stage: ours (what the CLI uses) or the platform's CommandExecutor. */
+type SpawnerName = "node" | "platform"
+
+const stageProcessOn = (spawner: SpawnerName) =>
+  spawner === "node"
+    ? StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))
+    : StageProcess.layer.pipe(Layer.provide(StageSpawner.fromCommandExecutor), Layer.provideMerge(NodeContext.layer))
+
+const runChild = (producer: ProducerName, secrets: boolean, spawner: SpawnerName) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-output-"))
   const env: Record<string, string> = secrets ? { API_TOKEN: "not-in-the-output-123" } : {}
   const peak = { heapTotal: 0, external: 0, arrayBuffers: 0 }
@@ -69,7 +79,7 @@ const runChild = (producer: ProducerName, secrets: boolean) => {
   }).pipe(
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))),
-    Effect.provide(StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer)))
+    Effect.provide(stageProcessOn(spawner))
   )
   NodeRuntime.runMain(program)
 }
@@ -128,9 +138,15 @@ const childrenCpuSeconds = (): number => {
   return (Number(fields[13]) + Number(fields[14])) / 100
 }
 
-const measureOrchestrator = (bundled: string, producer: ProducerName, secrets: boolean, reference?: ReferenceName): Measured => {
+const measureOrchestrator = (
+  bundled: string,
+  producer: ProducerName,
+  secrets: boolean,
+  reference?: ReferenceName,
+  spawner: SpawnerName = "node"
+): Measured => {
   const args = reference === undefined
-    ? [bundled, "child", producer, secrets ? "secrets" : "plain"]
+    ? [bundled, "child", producer, secrets ? "secrets" : "plain", spawner]
     : [bundled, "reference", producer, reference]
   settleDisk()
   const cpu = childrenCpuSeconds()
@@ -229,6 +245,12 @@ const main = async () => {
     )
     rows.push(row(`256MiB, reference: ${reference}`, pairs, own))
   }
+  // Why the CLI does not run stages on the platform's executor (docs/OUTPUT.md): the same stage on it.
+  const platformNothing = measureOrchestrator(bundled, "nothing", false, undefined, "platform").maxRssKiB
+  const platformPairs = Array.from({ length: quick ? 1 : 3 }, () =>
+    [measureTee("256MiB"), measureOrchestrator(bundled, "256MiB", false, undefined, "platform")] as const
+  )
+  rows.push(row(PLATFORM_ROW, platformPairs, platformNothing))
   if (json) {
     console.log(JSON.stringify({ section: "output", cpus: os.cpus().length, baselinePeakRssMiB: baselineKiB / 1024, rows }))
     return
@@ -247,7 +269,7 @@ const main = async () => {
 }
 
 if (process.argv[2] === "child") {
-  runChild(process.argv[3] as ProducerName, process.argv[4] === "secrets")
+  runChild(process.argv[3] as ProducerName, process.argv[4] === "secrets", process.argv[5] === "platform" ? "platform" : "node")
 } else if (process.argv[2] === "reference") {
   runReference(process.argv[4] as ReferenceName, process.argv[3] as ProducerName)
 } else {
