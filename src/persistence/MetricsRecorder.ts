@@ -1,5 +1,5 @@
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import { type MetricsLine, MetricsLineJson } from "../domain/Records.js"
 import { taskPaths } from "../Layout.js"
@@ -7,7 +7,11 @@ import { Settings } from "../Settings.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
 export interface MetricsRecorderShape {
-  /** Appends one line to `RUNS/TASK/metrics.json` (CONTRACT §7), durably, safe beside other appending processes. */
+  /**
+   * Appends one line to `RUNS/TASK/metrics.json` (CONTRACT §7), durably, safe beside other appending
+   * processes. A failed attempt is logged and tried again (APPEND_ATTEMPTS in all); the last
+   * attempt's error is the caller's to report.
+   */
   readonly append: (taskId: string, line: MetricsLine) => Effect.Effect<void, PersistenceError>
   /** Every line that decodes; a line torn by a crash is skipped with a warning. */
   readonly read: (taskId: string) => Effect.Effect<ReadonlyArray<MetricsLine>, PersistenceError>
@@ -17,6 +21,10 @@ const encodeLine = Schema.encodeSync(MetricsLineJson)
 const decodeLine = Schema.decodeUnknownEither(MetricsLineJson)
 const NEWLINE = 0x0a
 
+/** A transient disk error must not cost a run its only metrics line: 3 attempts, 50 then 100 ms apart. */
+export const APPEND_ATTEMPTS = 3
+const APPEND_RETRY = Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(APPEND_ATTEMPTS - 1)))
+
 export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsRecorder")<MetricsRecorder, MetricsRecorderShape>() {
   static readonly Live: Layer.Layer<MetricsRecorder, never, FileSystem.FileSystem | Settings> = Layer.effect(
     MetricsRecorder,
@@ -24,7 +32,7 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
       const fs = yield* FileSystem.FileSystem
       const settings = yield* Settings
 
-      const append = Effect.fn("MetricsRecorder.append")(function*(taskId: string, line: MetricsLine) {
+      const appendOnce = Effect.fn("MetricsRecorder.appendOnce")(function*(taskId: string, line: MetricsLine) {
         const paths = taskPaths(settings, taskId)
         const text = encodeLine(line)
         yield* fs.makeDirectory(paths.taskRunsDir, { recursive: true }).pipe(
@@ -41,12 +49,26 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
               const last = yield* file.readAlloc(1)
               startsFresh = Option.match(last, { onNone: () => true, onSome: (bytes) => bytes[0] === NEWLINE })
             }
-            // A crash can leave a torn last line; starting on a fresh line keeps ours readable.
+            // A crash, or a failed attempt, can leave a torn last line; starting on a fresh line keeps ours readable.
             yield* file.writeAll(new TextEncoder().encode(`${startsFresh ? "" : "\n"}${text}\n`))
             yield* file.sync
           })
         ).pipe(Effect.mapError(toPersistenceError("append", paths.metrics)))
       })
+
+      const append = (taskId: string, line: MetricsLine) =>
+        Effect.suspend(() => {
+          let attempt = 0
+          return appendOnce(taskId, line).pipe(
+            Effect.tapError((error) => {
+              attempt++
+              return attempt < APPEND_ATTEMPTS
+                ? Effect.logWarning(`${error.message} (attempt ${attempt} of ${APPEND_ATTEMPTS}, trying again)`)
+                : Effect.void
+            }),
+            Effect.retry(APPEND_RETRY)
+          )
+        })
 
       const read = Effect.fn("MetricsRecorder.read")(function*(taskId: string) {
         const file = taskPaths(settings, taskId).metrics

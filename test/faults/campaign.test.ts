@@ -110,7 +110,7 @@ const expected: Record<Kind, Record<"once" | "always", Outcome>> = {
   manifest: { once: { code: 1, status: null, metrics: false, history: "none" }, always: { code: 1, status: null, metrics: false, history: "none" } },
   heartbeat: { once: ok, always: ok },
   snapshot: { once: { ...ok, history: "parked" }, always: { ...ok, history: "parked" } },
-  metrics: { once: { ...ok, metrics: false }, always: { ...ok, metrics: false } },
+  metrics: { once: ok, always: { ...ok, metrics: false } },
   logs: {
     once: { code: 1, status: "failed", metrics: true, history: "recorded", detail: "stage:hello:error" },
     always: { code: 1, status: "failed", metrics: true, history: "recorded", detail: "stage:hello:error" }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option, TestClock } from "effect"
 import { readFileSync } from "node:fs"
 import { MetricsLine } from "../../src/domain/Records.js"
 import { MetricsRecorder } from "../../src/persistence/MetricsRecorder.js"
@@ -40,6 +40,32 @@ describe("MetricsRecorder", () => {
       expect(logs.lines.some((l) => l.level === "WARN" && l.message.includes("line 2"))).toBe(true)
       yield* metrics.append("t1", line("c"))
       expect((yield* metrics.read("t1")).map((l) => l.run_id)).toEqual(["a", "c"])
+    }).pipe(Effect.provide(memoryPersistence())))
+
+  it.effect("tries a failed append again, saying so, and returns the last error once the attempts run out", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      const metrics = yield* MetricsRecorder
+      const logs = yield* captureLogs
+      yield* mem.failNext("write", (p) => p === METRICS, "EIO")
+      const once = yield* Effect.fork(metrics.append("t1", line("a")).pipe(Effect.provide(logs.layer)))
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.join(once)
+      expect((yield* metrics.read("t1")).map((l) => l.run_id)).toEqual(["a"])
+      expect(logs.lines.filter((l) => l.level === "WARN").map((l) => l.message)).toEqual([
+        expect.stringMatching(/metrics\.json.*\(injected\) \(attempt 1 of 3, trying again\)$/)
+      ])
+
+      yield* mem.failAlways("write", (p) => p === METRICS, "ENOSPC")
+      const always = yield* Effect.fork(metrics.append("t1", line("b")).pipe(Effect.provide(logs.layer), Effect.flip))
+      yield* TestClock.adjust("50 millis")
+      expect(always.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("100 millis")
+      const error = yield* Fiber.join(always)
+      expect(error.message).toMatch(/injected/)
+      expect(logs.lines.filter((l) => l.level === "WARN")).toHaveLength(3)
+      expect((yield* mem.operations).filter((op) => op.operation === "write" && op.path === METRICS)).toHaveLength(5)
+      expect((yield* metrics.read("t1")).map((l) => l.run_id)).toEqual(["a"])
     }).pipe(Effect.provide(memoryPersistence())))
 
   it.effect("reads the earlier tool's metrics and appends after them", () =>
