@@ -4,8 +4,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ChildRunRef, CommandEntry, decodeRunManifest, encodeRunManifest, manifestJson, ResumeEvent } from "../../src/domain/RunManifest.js"
 import { sampleManifest } from "../support/Manifests.js"
+import { legacyPath } from "../support/LegacyFixtures.js"
 
-const legacy = path.resolve(import.meta.dirname, "../../../shared/fixtures/legacy-runs/.runs/legacy-demo/cli")
+const legacy = legacyPath(".runs/legacy-demo/cli")
 
 describe("RunManifest", () => {
   it.effect("manifestJson writes exactly the bytes the Schema encodes", () =>

@@ -5,6 +5,7 @@ import { MetricsLine } from "../../src/domain/Records.js"
 import { MetricsRecorder } from "../../src/persistence/MetricsRecorder.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { captureLogs, memoryPersistence } from "../support/PersistenceTestLayers.js"
+import { legacyPath } from "../support/LegacyFixtures.js"
 
 const METRICS = "/repo/.runs/t1/metrics.json"
 const line = (runId: string) =>
@@ -72,7 +73,7 @@ describe("MetricsRecorder", () => {
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem
       const metrics = yield* MetricsRecorder
-      const legacy = readFileSync("/work/shared/fixtures/legacy-runs/.runs/legacy-demo/metrics.json", "utf8")
+      const legacy = readFileSync(legacyPath(".runs/legacy-demo/metrics.json"), "utf8")
       yield* mem.seed("/repo/.runs/legacy-demo/metrics.json", legacy)
       const before = yield* metrics.read("legacy-demo")
       expect(before).toHaveLength(legacy.trim().split("\n").length)

@@ -4,8 +4,9 @@ import { readFileSync } from "node:fs"
 import { RunManifestWriter } from "../../src/persistence/RunManifestWriter.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { memoryPersistence } from "../support/PersistenceTestLayers.js"
+import { legacyPath } from "../support/LegacyFixtures.js"
 
-const LEGACY = "/work/shared/fixtures/legacy-runs/.runs/legacy-demo/cli/2026-11-29T20-37-54-514Z-8578f92a/manifest.json"
+const LEGACY = legacyPath(".runs/legacy-demo/cli/2026-11-29T20-37-54-514Z-8578f92a/manifest.json")
 
 describe("RunManifestWriter", () => {
   it.effect("reads a legacy manifest and writes it back with the same fields", () =>

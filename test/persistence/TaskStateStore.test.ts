@@ -7,6 +7,7 @@ import { RunSummaryJson, TaskStateSnapshot, TaskStateSnapshotJson } from "../../
 import { TaskStateStore } from "../../src/persistence/TaskStateStore.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { captureLogs, fakeProcessInfo, HOST, memoryPersistence, sampleSummary } from "../support/PersistenceTestLayers.js"
+import { legacyPath } from "../support/LegacyFixtures.js"
 
 const STATE = "/repo/out/t1/state.json"
 const stateOnDisk = Effect.flatMap(MemoryFileSystem, (mem) => mem.readString(STATE)).pipe(
@@ -89,7 +90,7 @@ describe("TaskStateStore", () => {
   it.effect("a legacy state.json is merged without losing or altering an entry", () =>
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem
-      const legacyText = readFileSync("/work/shared/fixtures/legacy-runs/out/legacy-demo/state.json", "utf8")
+      const legacyText = readFileSync(legacyPath("out/legacy-demo/state.json"), "utf8")
       const legacy = JSON.parse(legacyText) as { runs: Array<{ runId: string }> }
       yield* mem.seed("/repo/out/legacy-demo/state.json", legacyText)
       yield* (yield* TaskStateStore).recordRun("legacy-demo", sampleSummary("legacy-demo", 1))

@@ -10,6 +10,7 @@ import { Shutdown, type ShutdownShape } from "../../src/run/Shutdown.js"
 import { StageProcess } from "../../src/run/StageProcess.js"
 import { Settings, type SettingsShape } from "../../src/Settings.js"
 import { capturingConsole, text } from "./CapturingConsole.js"
+import { LEGACY_RUNS } from "./LegacyFixtures.js"
 
 export interface CliResult {
   readonly code: number
@@ -60,7 +61,7 @@ export const makeProject = (config?: unknown): string => {
 /** Copies the legacy fixture tree (read-only on disk) into a writable temp root. */
 export const copyLegacyFixture = (): string => {
   const root = makeProject()
-  fs.cpSync(path.resolve(import.meta.dirname, "../../../shared/fixtures/legacy-runs"), root, { recursive: true, verbatimSymlinks: true })
+  fs.cpSync(LEGACY_RUNS, root, { recursive: true, verbatimSymlinks: true })
   const makeWritable = (dir: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name)
