@@ -36,3 +36,4 @@ export const runPaths = (settings: SettingsShape, taskId: string, runId: string)
   }
 }
 export type RunPaths = ReturnType<typeof runPaths>
+export type TaskPaths = ReturnType<typeof taskPaths>

@@ -2,7 +2,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import { type MetricsLine, MetricsLineJson } from "../domain/Records.js"
-import { taskPaths } from "../Layout.js"
+import { type TaskPaths, taskPaths } from "../Layout.js"
 import { Settings } from "../Settings.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
@@ -32,43 +32,51 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
       const fs = yield* FileSystem.FileSystem
       const settings = yield* Settings
 
-      const appendOnce = Effect.fn("MetricsRecorder.appendOnce")(function*(taskId: string, line: MetricsLine) {
+      /**
+       * One attempt. `progress.written` survives failed attempts: a line written whole is never written
+       * again (that would be a second line for one outcome), only its fsync is retried.
+       */
+      const appendOnce = (paths: TaskPaths, text: string, progress: { written: boolean }) =>
+        Effect.gen(function*() {
+          yield* fs.makeDirectory(paths.taskRunsDir, { recursive: true }).pipe(
+            Effect.mapError(toPersistenceError("create directory", paths.taskRunsDir))
+          )
+          yield* Effect.scoped(
+            Effect.gen(function*() {
+              // O_APPEND makes each write land whole at the end, whoever else is appending.
+              const file = yield* fs.open(paths.metrics, { flag: "a+" })
+              if (!progress.written) {
+                const size = Number((yield* file.stat).size)
+                let startsFresh = true
+                if (size > 0) {
+                  yield* file.seek(size - 1, "start")
+                  const last = yield* file.readAlloc(1)
+                  startsFresh = Option.match(last, { onNone: () => true, onSome: (bytes) => bytes[0] === NEWLINE })
+                }
+                // A crash, or a failed attempt, can leave a torn last line; starting on a fresh line keeps ours readable.
+                yield* file.writeAll(new TextEncoder().encode(`${startsFresh ? "" : "\n"}${text}\n`))
+                progress.written = true
+              }
+              yield* file.sync
+            })
+          ).pipe(Effect.mapError(toPersistenceError("append", paths.metrics)))
+        })
+
+      const append = Effect.fn("MetricsRecorder.append")(function*(taskId: string, line: MetricsLine) {
         const paths = taskPaths(settings, taskId)
         const text = encodeLine(line)
-        yield* fs.makeDirectory(paths.taskRunsDir, { recursive: true }).pipe(
-          Effect.mapError(toPersistenceError("create directory", paths.taskRunsDir))
+        const progress = { written: false }
+        let attempt = 0
+        yield* appendOnce(paths, text, progress).pipe(
+          Effect.tapError((error) => {
+            attempt++
+            return attempt < APPEND_ATTEMPTS
+              ? Effect.logWarning(`${error.message} (attempt ${attempt} of ${APPEND_ATTEMPTS}, trying again)`)
+              : Effect.void
+          }),
+          Effect.retry(APPEND_RETRY)
         )
-        yield* Effect.scoped(
-          Effect.gen(function*() {
-            // O_APPEND makes each write land whole at the end, whoever else is appending.
-            const file = yield* fs.open(paths.metrics, { flag: "a+" })
-            const size = Number((yield* file.stat).size)
-            let startsFresh = true
-            if (size > 0) {
-              yield* file.seek(size - 1, "start")
-              const last = yield* file.readAlloc(1)
-              startsFresh = Option.match(last, { onNone: () => true, onSome: (bytes) => bytes[0] === NEWLINE })
-            }
-            // A crash, or a failed attempt, can leave a torn last line; starting on a fresh line keeps ours readable.
-            yield* file.writeAll(new TextEncoder().encode(`${startsFresh ? "" : "\n"}${text}\n`))
-            yield* file.sync
-          })
-        ).pipe(Effect.mapError(toPersistenceError("append", paths.metrics)))
       })
-
-      const append = (taskId: string, line: MetricsLine) =>
-        Effect.suspend(() => {
-          let attempt = 0
-          return appendOnce(taskId, line).pipe(
-            Effect.tapError((error) => {
-              attempt++
-              return attempt < APPEND_ATTEMPTS
-                ? Effect.logWarning(`${error.message} (attempt ${attempt} of ${APPEND_ATTEMPTS}, trying again)`)
-                : Effect.void
-            }),
-            Effect.retry(APPEND_RETRY)
-          )
-        })
 
       const read = Effect.fn("MetricsRecorder.read")(function*(taskId: string) {
         const file = taskPaths(settings, taskId).metrics

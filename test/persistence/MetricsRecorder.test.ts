@@ -69,6 +69,21 @@ describe("MetricsRecorder", () => {
       expect((yield* metrics.read("t1")).map((l) => l.run_id)).toEqual(["a"])
     }).pipe(Effect.provide(memoryPersistence())))
 
+  it.effect("retries only the fsync of a line already written whole, so it is never written twice", () =>
+    Effect.gen(function*() {
+      const mem = yield* MemoryFileSystem
+      const metrics = yield* MetricsRecorder
+      yield* mem.failNext("sync", (p) => p === METRICS, "EIO")
+      const append = yield* Effect.fork(metrics.append("t1", line("a")).pipe(Effect.provide((yield* captureLogs).layer)))
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.join(append)
+      expect((yield* metrics.read("t1")).map((l) => l.run_id)).toEqual(["a"])
+      expect((yield* mem.operations).filter((op) => op.path === METRICS).map((op) => op.operation)).toEqual(
+        expect.arrayContaining(["write", "sync", "sync"])
+      )
+      expect((yield* mem.operations).filter((op) => op.operation === "write" && op.path === METRICS)).toHaveLength(1)
+    }).pipe(Effect.provide(memoryPersistence())))
+
   it.effect("reads the earlier tool's metrics and appends after them", () =>
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem
