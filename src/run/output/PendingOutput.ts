@@ -118,9 +118,7 @@ export class PendingOutput {
   }
 
   /** Waits until a whole batch is pending, the stream is over, or `flushEvery` found the bytes due. */
-  get ready(): Effect.Effect<void> {
-    return this.readyLatch.await
-  }
+  readonly ready: Effect.Effect<void> = this.readyLatch.await
 
   /**
    * Makes pending bytes ready once they have waited a whole `period` untaken, so a quiet command's
