@@ -1,47 +1,88 @@
 import type { FileSystem } from "@effect/platform/FileSystem"
 import type { Path } from "@effect/platform/Path"
 import type { Terminal } from "@effect/platform/Terminal"
-import { Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
+import type { CommandLayers } from "./Cli.js"
+import { DEFAULT_LOCK_RETRY } from "./domain/ProjectConfig.js"
+import { Redaction, Redactor, secretValues } from "./domain/Redactor.js"
 import { ExitCode } from "./ExitCode.js"
-import { AtomicFile } from "./persistence/AtomicFile.js"
-import { MetricsRecorder } from "./persistence/MetricsRecorder.js"
-import { PersistenceCoordinator } from "./persistence/PersistenceCoordinator.js"
+import { LockRetryPolicy } from "./persistence/LockRetryPolicy.js"
+import * as Persistence from "./persistence/Persistence.js"
 import { ProcessInfo } from "./persistence/ProcessInfo.js"
-import { RunManifestWriter } from "./persistence/RunManifestWriter.js"
-import { TaskLock } from "./persistence/TaskLock.js"
-import { TaskStateStore } from "./persistence/TaskStateStore.js"
-import { Pipelines } from "./run/Pipelines.js"
+import type { RunDirectory } from "./persistence/RunDirectory.js"
+import type { StageProcesses } from "./persistence/StageProcesses.js"
+import { Project } from "./Project.js"
+import { stageEnvironments } from "./run/Pipelines.js"
 import type { Progress } from "./run/Progress.js"
+import { RunCompletion } from "./run/RunCompletion.js"
 import { RunEngine } from "./run/RunEngine.js"
-import { RunLocator } from "./run/RunLocator.js"
 import type { Shutdown } from "./run/Shutdown.js"
-import { StageProcess } from "./run/StageProcess.js"
-import type { Settings } from "./Settings.js"
+import { StageProcess } from "./run/stage/StageProcess.js"
+import type { StageSpawner } from "./run/stage/StageSpawner.js"
+import { StageRunner } from "./run/StageRunner.js"
+import { Settings } from "./Settings.js"
 
 export type Platform = FileSystem | Path | Terminal
 
-/**
- * The one composition root: everything the commands need, over a platform (real or in-memory),
- * the settings, the stop signal and the progress display that the caller chooses.
- */
-export const appLayer = <E>(
-  platform: Layer.Layer<Platform, E>,
-  edges: Layer.Layer<Settings | Shutdown | Progress>,
-  stageProcess: Layer.Layer<StageProcess, never, Platform> = StageProcess.Live
-) => {
-  const base = Layer.merge(platform, edges)
-  const pipelines = Pipelines.Live.pipe(Layer.provideMerge(base))
-  const persistence = PersistenceCoordinator.Live.pipe(
-    Layer.provideMerge(TaskStateStore.Live),
-    Layer.provideMerge(TaskLock.Live),
-    Layer.provideMerge(Pipelines.lockRetryPolicy),
-    Layer.provideMerge(Layer.mergeAll(AtomicFile.Live, ProcessInfo.Live)),
-    Layer.provideMerge(pipelines)
-  )
-  const writers = Layer.mergeAll(RunManifestWriter.Live, MetricsRecorder.Live).pipe(Layer.provideMerge(persistence))
-  const engine = RunEngine.Live.pipe(
-    Layer.provideMerge(Layer.mergeAll(RunLocator.Live, stageProcess)),
-    Layer.provideMerge(writers)
-  )
-  return Layer.merge(engine, ExitCode.layer)
+/** What every command has: the edges, the project's config, its one masker. */
+export type Base = Platform | Settings | Shutdown | Progress | Project | Redaction | LockRetryPolicy | ProcessInfo | ExitCode
+export type Runs = RunEngine
+export type Inspection = RunDirectory | StageProcesses
+
+/** The password of the shared history's URL, which must never be shown (CONTRACT §11). */
+const urlPassword = (url: string): ReadonlyArray<string> => {
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    return password.length > 0 ? [password] : []
+  } catch {
+    return []
+  }
 }
+
+/** Built once per process from the inherited environment, every stage env and the config's patterns. */
+const redaction: Layer.Layer<Redaction, never, Settings | Project> = Layer.effect(
+  Redaction,
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const config = yield* Effect.option((yield* Project).config)
+    const stageSecrets = Option.match(config, { onNone: () => [], onSome: (c) => stageEnvironments(c).flatMap(secretValues) })
+    return Redactor.build({
+      env: settings.env,
+      literals: [...stageSecrets, ...Option.match(settings.historyUrl, { onNone: () => [], onSome: urlPassword })],
+      patterns: Option.match(config, { onNone: () => [], onSome: (c) => c.redact })
+    })
+  })
+)
+
+/** The project's lock retry policy; the default while the config cannot be used (the command fails on it anyway). */
+const lockRetry: Layer.Layer<LockRetryPolicy, never, Project> = Layer.effect(
+  LockRetryPolicy,
+  Effect.map(Effect.flatMap(Project, (project) => Effect.option(project.config)), (config) =>
+    Option.match(config, { onNone: () => DEFAULT_LOCK_RETRY, onSome: (c) => c.persistence.lockRetry }))
+)
+
+/** The one composition root: the base over a platform (real or in-memory) and the edges the caller chooses. */
+export const baseLayer = <E>(options: {
+  readonly platform: Layer.Layer<Platform, E>
+  readonly settings: Layer.Layer<Settings>
+  readonly shutdown: Layer.Layer<Shutdown>
+  readonly progress: Layer.Layer<Progress, never, Redaction>
+  readonly processes?: Layer.Layer<ProcessInfo, never, FileSystem>
+}): Layer.Layer<Base, E> => {
+  const edges = Layer.mergeAll(options.platform, options.settings, options.shutdown)
+  const project = Layer.mergeAll(redaction, lockRetry).pipe(Layer.provideMerge(Project.layer))
+  return Layer.mergeAll(options.progress, ExitCode.layer, options.processes ?? ProcessInfo.layer).pipe(
+    Layer.provideMerge(project),
+    Layer.provideMerge(edges)
+  )
+}
+
+/** What the subcommands need beyond the base, over the stage spawner the caller chooses. */
+export const commandLayers = (spawner: Layer.Layer<StageSpawner, never, FileSystem>): CommandLayers => ({
+  runs: RunEngine.layer.pipe(
+    Layer.provide(Layer.mergeAll(StageRunner.layer, RunCompletion.layer)),
+    Layer.provide(StageProcess.layer.pipe(Layer.provide(spawner))),
+    Layer.provide(Persistence.layer)
+  ),
+  inspection: Persistence.layer
+})

@@ -1,51 +1,79 @@
-import { Command, ValidationError } from "@effect/cli"
-import { Cause, Console, Effect, Option, Ref } from "effect"
+import { Command, HelpDoc, ValidationError } from "@effect/cli"
+import * as Terminal from "@effect/platform/Terminal"
+import { Cause, Console, Effect, type Layer } from "effect"
 import { plan } from "./commands/plan.js"
 import { resume } from "./commands/resume.js"
 import { start } from "./commands/start.js"
 import { status } from "./commands/status.js"
+import { InvalidInputError } from "./domain/Errors.js"
+import { stripTerminalControls } from "./domain/TerminalText.js"
 import { ExitCode } from "./ExitCode.js"
+import type { Base, Inspection, Runs } from "./AppLayer.js"
 
 export const VERSION = "0.1.0"
+export const NAME = "codex-orchestrator"
+export const DESCRIPTION = "Run pipelines of shell stages and keep durable evidence of every run."
+export const SUBCOMMANDS = ["start", "plan", "status", "resume"] as const
 
-export const command = Command.make("codex-orchestrator").pipe(
-  Command.withDescription("Run pipelines of shell stages and keep durable evidence of every run."),
-  Command.withSubcommands([start, plan, status, resume])
-)
+/** What each subcommand needs beyond the base, built only when that subcommand runs. */
+export interface CommandLayers {
+  readonly runs: Layer.Layer<Runs, never, Base>
+  readonly inspection: Layer.Layer<Inspection, never, Base>
+}
 
-const cli = Command.run(command, { name: "codex-orchestrator", version: VERSION })
+export const commandTree = (layers: CommandLayers) =>
+  Command.make(NAME).pipe(
+    Command.withDescription(DESCRIPTION),
+    Command.withSubcommands([
+      start.pipe(Command.provide(layers.runs)),
+      plan,
+      status.pipe(Command.provide(layers.inspection)),
+      resume.pipe(Command.provide(layers.runs))
+    ])
+  )
 
-/** Errors the user can fix: one line on stderr, exit code 2. */
-const USAGE_ERRORS = new Set([
-  "InvalidInputError",
-  "ConfigError",
-  "RunNotFoundError",
-  "ResumeRefusedError",
-  "CorruptFileError"
-])
+/** A usage error of the parser as one line: its text without styling, an unknown word named as an option. */
+const usageLine = (error: ValidationError.ValidationError, argv: ReadonlyArray<string>): string => {
+  const text = stripTerminalControls(HelpDoc.toAnsiText(error.error)).replace(/\s+/g, " ").trim()
+  const unknown = /^Received unknown argument: '(-[^']*)'$/.exec(text)
+  const line = unknown === null ? text : `unknown option '${unknown[1]}'`
+  const sub = SUBCOMMANDS.find((name) => name === argv[0])
+  return `${line} (see '${NAME} ${sub === undefined ? "" : `${sub} `}--help')`
+}
 
-const isTagged = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
-  typeof error === "object" && error !== null && "_tag" in error && "message" in error
+const failed = (message: string, code: number) => Effect.as(Console.error(`${NAME}: ${message}`), code)
+const usage = (error: { readonly message: string }) => failed(error.message, 2)
 
 /**
- * Runs the command tree for `argv` (without the node and script entries) and decides the exit code:
- * the answer's own code, 2 for bad usage or input, 1 for anything unexpected. Never a stack trace.
+ * Runs the command tree for `argv` (without the node and script entries) and decides the exit code, at
+ * this one edge: the answer's own code, 2 for what the user can fix, 1 for what went wrong. Every error
+ * is one line on stderr; the parser's own rendering of it is swallowed so it is said once.
  */
-export const main = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const code = yield* ExitCode
-    const exit = yield* Effect.exit(cli(["node", "codex-orchestrator", ...argv]))
-    if (exit._tag === "Success") return yield* Ref.get(code)
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) {
-      const error = failure.value
-      if (ValidationError.isValidationError(error)) return 2
-      if (isTagged(error)) {
-        yield* Console.error(`codex-orchestrator: ${error.message}`)
-        return USAGE_ERRORS.has(error._tag) ? 2 : 1
-      }
+export const main = (argv: ReadonlyArray<string>, layers: CommandLayers) =>
+  decided(Effect.gen(function*() {
+    if (argv.includes("--wizard") && !(yield* Effect.flatMap(Terminal.Terminal, (t) => t.isTTY))) {
+      return yield* new InvalidInputError({ message: "--wizard asks its questions on a terminal; run it from one" })
     }
-    if (Cause.isInterruptedOnly(exit.cause)) return 130
-    yield* Console.error(`codex-orchestrator: unexpected failure: ${Cause.pretty(exit.cause).split("\n")[0]}`)
-    return 1
-  })
+    const cli = Command.run(commandTree(layers), { name: NAME, version: VERSION })
+    const quiet = yield* Console.consoleWith((console) => Effect.succeed({ ...console, error: () => Effect.void }))
+    yield* cli(["node", NAME, ...argv]).pipe(Effect.withConsole(quiet))
+    return yield* ExitCode.get
+  }).pipe(
+    Effect.catchIf(ValidationError.isValidationError, (error) => failed(usageLine(error, argv), 2)),
+    Effect.catchTags({
+      InvalidInputError: usage,
+      ConfigError: usage,
+      RunNotFoundError: usage,
+      ResumeRefusedError: usage,
+      CorruptFileError: usage,
+      RunBusyError: usage,
+      PersistenceError: (error) => failed(error.message, 1)
+    })
+  ))
+
+/** Every failure a command can have is mapped above, by tag: one renamed or added fails to compile here. */
+const decided = <R>(answered: Effect.Effect<number, never, R>) =>
+  answered.pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.succeed(130) : failed(`unexpected failure: ${Cause.pretty(cause).split("\n")[0]}`, 1))
+  )

@@ -4,4 +4,5 @@ import { Context, Effect, Layer, Ref } from "effect"
 export class ExitCode extends Context.Tag("codex-orchestrator/ExitCode")<ExitCode, Ref.Ref<number>>() {
   static readonly layer: Layer.Layer<ExitCode> = Layer.effect(ExitCode, Ref.make(0))
   static readonly set = (code: number) => Effect.flatMap(ExitCode, (ref) => Ref.set(ref, code))
+  static readonly get = Effect.flatMap(ExitCode, Ref.get)
 }

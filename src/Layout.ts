@@ -12,7 +12,10 @@ export const taskPaths = (settings: SettingsShape, taskId: string) => ({
   lock: path.join(settings.runsDir, `${taskId}.lock`),
   stateDir: path.join(settings.outDir, taskId),
   state: path.join(settings.outDir, taskId, "state.json"),
-  pendingDir: path.join(settings.outDir, taskId, "pending")
+  pendingDir: path.join(settings.outDir, taskId, "pending"),
+  /** A run summary waiting for the next holder of the task lock (CONTRACT §8). */
+  parkedSummary: (runId: string) => path.join(settings.outDir, taskId, "pending", `${runId}.json`),
+  pendingHistoryDir: path.join(settings.outDir, taskId, "pending-history")
 })
 
 export const runPaths = (settings: SettingsShape, taskId: string, runId: string) => {
@@ -22,6 +25,10 @@ export const runPaths = (settings: SettingsShape, taskId: string, runId: string)
     artifactRoot,
     manifest: path.join(artifactRoot, "manifest.json"),
     heartbeat: path.join(artifactRoot, ".heartbeat"),
+    /** Who writes this run now: one live owner at a time (CONTRACT §4). */
+    owner: path.join(artifactRoot, ".owner"),
+    /** The running stage's process group, so a run whose orchestrator died can stop what it left. */
+    stageProcess: path.join(artifactRoot, ".stage-process"),
     resumeToken: path.join(artifactRoot, ".resume-token"),
     runnerLog: path.join(artifactRoot, "runner.ndjson"),
     runSummary: path.join(artifactRoot, "run-summary.json"),

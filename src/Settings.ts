@@ -1,17 +1,22 @@
 import { Config, Context, Effect, Layer, Option } from "effect"
+import * as os from "node:os"
 import * as path from "node:path"
 
 /**
- * Where things go (CONTRACT §1). Read from the environment through `Config` once, at the edge;
- * tests provide the service directly.
+ * Where things go (CONTRACT §1) and what stages inherit. Read from the environment through `Config`
+ * once, at the edge; tests provide the service directly.
  */
 export interface SettingsShape {
   readonly root: string
   readonly runsDir: string
   readonly outDir: string
-  /** `MCP_RUNNER_TASK_ID` when set; `--task` wins over it, `0101` is the fallback. */
-  readonly defaultTaskId: string
   readonly configFile: string
+  /** The environment every stage inherits (its secret-looking values are masked like a stage's own env). */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** The machine's name in the shared history: `CODEX_ORCHESTRATOR_HOST`, else the hostname. */
+  readonly host: string
+  /** `CODEX_ORCHESTRATOR_HISTORY_URL`: the shared run history (CONTRACT §11), when set. */
+  readonly historyUrl: Option.Option<string>
 }
 
 export class Settings extends Context.Tag("codex-orchestrator/Settings")<Settings, SettingsShape>() {
@@ -21,23 +26,26 @@ export class Settings extends Context.Tag("codex-orchestrator/Settings")<Setting
       root: absRoot,
       runsDir: path.join(absRoot, ".runs"),
       outDir: path.join(absRoot, "out"),
-      defaultTaskId: "0101",
       configFile: path.join(absRoot, "codex.orchestrator.json"),
+      env: process.env,
+      host: os.hostname(),
+      historyUrl: Option.none(),
       ...overrides
     }
   }
 
-  static readonly fromEnv: Layer.Layer<Settings, never> = Layer.effect(
+  static readonly fromEnv: Layer.Layer<Settings> = Layer.effect(
     Settings,
     Effect.gen(function*() {
       const root = path.resolve(yield* Config.string("CODEX_ORCHESTRATOR_ROOT").pipe(Config.withDefault(".")))
-      const runsDir = yield* Config.option(Config.string("CODEX_ORCHESTRATOR_RUNS_DIR"))
-      const outDir = yield* Config.option(Config.string("CODEX_ORCHESTRATOR_OUT_DIR"))
-      const taskId = yield* Config.string("MCP_RUNNER_TASK_ID").pipe(Config.withDefault("0101"))
+      const under = (name: string, fallback: string) =>
+        Config.string(name).pipe(Config.map((dir) => path.resolve(root, dir)), Config.withDefault(path.join(root, fallback)))
+      const nonEmpty = (name: string) => Config.option(Config.nonEmptyString(name))
       return Settings.make(root, {
-        runsDir: Option.match(runsDir, { onNone: () => path.join(root, ".runs"), onSome: (dir) => path.resolve(root, dir) }),
-        outDir: Option.match(outDir, { onNone: () => path.join(root, "out"), onSome: (dir) => path.resolve(root, dir) }),
-        defaultTaskId: taskId
+        runsDir: yield* under("CODEX_ORCHESTRATOR_RUNS_DIR", ".runs"),
+        outDir: yield* under("CODEX_ORCHESTRATOR_OUT_DIR", "out"),
+        host: Option.getOrElse(yield* nonEmpty("CODEX_ORCHESTRATOR_HOST"), () => os.hostname()),
+        historyUrl: yield* nonEmpty("CODEX_ORCHESTRATOR_HISTORY_URL")
       })
     }).pipe(Effect.orDie)
   )

@@ -1,31 +1,44 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Effect, Layer, Logger, LogLevel } from "effect"
-import { appLayer } from "./AppLayer.js"
+import { Console, Effect, Layer } from "effect"
+import { baseLayer, commandLayers } from "./AppLayer.js"
 import { main } from "./Cli.js"
+import { stripTerminalControls } from "./domain/TerminalText.js"
+import * as Logging from "./Logging.js"
 import { Progress } from "./run/Progress.js"
-import { exitCodeFor, Shutdown, type StopSignal } from "./run/Shutdown.js"
+import { exitCodeFor, Shutdown, STOP_SIGNALS, type StopSignal } from "./run/Shutdown.js"
+import { NodeStageSpawner } from "./run/stage/NodeStageSpawner.js"
 import { Settings } from "./Settings.js"
 
 const shutdown = Effect.runSync(Shutdown.make)
 let signalled: StopSignal | undefined
 const onSignal = (signal: StopSignal) => {
-  // The first signal asks the run to stop and flush; a second one means "now".
+  // The first signal asks the run to stop its stage and flush; a second one means "now".
   if (signalled !== undefined) process.exit(exitCodeFor(signalled))
   signalled = signal
   Effect.runFork(shutdown.request(signal))
 }
-process.on("SIGINT", () => onSignal("SIGINT"))
-process.on("SIGTERM", () => onSignal("SIGTERM"))
+for (const signal of STOP_SIGNALS) process.on(signal, () => onSignal(signal))
 
-const logLevel = process.env["CODEX_ORCHESTRATOR_LOG"] === "debug" ? LogLevel.Debug : LogLevel.Info
-const logging = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+/** Colour only for a person at a terminal who did not ask for none (NO_COLOR). */
+const colour = process.stdout.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""
+const plainConsole = Effect.map(Console.consoleWith(Effect.succeed), (console): Console.Console => ({
+  ...console,
+  log: (...args) => console.log(...args.map((arg) => (typeof arg === "string" ? stripTerminalControls(arg) : arg)))
+}))
 
-const edges = Layer.mergeAll(Settings.fromEnv, Layer.succeed(Shutdown, shutdown), Progress.Live)
+const base = baseLayer({
+  platform: NodeContext.layer,
+  settings: Settings.fromEnv,
+  shutdown: Layer.succeed(Shutdown, shutdown),
+  progress: Progress.layer
+})
 
-const program = main(process.argv.slice(2)).pipe(
-  Effect.provide(appLayer(NodeContext.layer, edges)),
-  Effect.provide(logging),
-  Logger.withMinimumLogLevel(logLevel)
+const program = Effect.gen(function*() {
+  const run = main(process.argv.slice(2), commandLayers(NodeStageSpawner))
+  return yield* colour ? run : Effect.flatMap(plainConsole, (console) => Effect.withConsole(run, console))
+}).pipe(
+  Effect.provide(Logging.layer((line) => void process.stderr.write(line))),
+  Effect.provide(base)
 )
 
 Effect.runPromise(program).then(

@@ -17,9 +17,11 @@ import { spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
-import { Redactor } from "../../src/run/output/Redactor.js"
-import { StageProcess } from "../../src/run/StageProcess.js"
+import { FileSystem } from "@effect/platform"
+import { openNdjsonLog } from "../../src/persistence/NdjsonLog.js"
+import { Redactor } from "../../src/domain/Redactor.js"
+import { NodeStageSpawner } from "../../src/run/stage/NodeStageSpawner.js"
+import { StageProcess } from "../../src/run/stage/StageProcess.js"
 import { bundleSelf } from "./bundleSelf.js"
 import { settleDisk } from "./settleDisk.js"
 
@@ -44,8 +46,9 @@ const runChild = (producer: string, secrets: boolean) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-profile-"))
   const env: Record<string, string> = secrets ? { API_TOKEN: "not-in-the-output-123" } : {}
   const program = Effect.gen(function* () {
-    const stageLog = yield* NdjsonLog.open(path.join(dir, "01-stage.ndjson"))
-    const runnerLog = yield* NdjsonLog.open(path.join(dir, "runner.ndjson"))
+    const fs = yield* FileSystem.FileSystem
+    const stageLog = yield* openNdjsonLog(fs, path.join(dir, "01-stage.ndjson"))
+    const runnerLog = yield* openNdjsonLog(fs, path.join(dir, "runner.ndjson"))
     const stages = yield* StageProcess
     const started = performance.now()
     const cpuBefore = process.cpuUsage()
@@ -53,10 +56,9 @@ const runChild = (producer: string, secrets: boolean) => {
       index: 1,
       command: producers[producer]!,
       cwd: dir,
-      env,
-      stageLog,
-      runnerLog,
-      redactor: yield* Redactor.make({ env })
+      env: { ...process.env, ...env },
+      logs: { stageLog, runnerLog },
+      redactor: Redactor.build({ env })
     })
     const cpu = process.cpuUsage(cpuBefore)
     const measured: Measured = {
@@ -71,7 +73,7 @@ const runChild = (producer: string, secrets: boolean) => {
   }).pipe(
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))),
-    Effect.provide(StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer)))
+    Effect.provide(StageProcess.layer.pipe(Layer.provide(NodeStageSpawner), Layer.provideMerge(NodeContext.layer)))
   )
   NodeRuntime.runMain(program)
 }

@@ -16,10 +16,12 @@ import { spawn, spawnSync } from "node:child_process"
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
-import { Redactor } from "../../src/run/output/Redactor.js"
-import { StageProcess } from "../../src/run/StageProcess.js"
-import { StageSpawner } from "../../src/run/StageSpawner.js"
+import { FileSystem } from "@effect/platform"
+import { openNdjsonLog } from "../../src/persistence/NdjsonLog.js"
+import { Redactor } from "../../src/domain/Redactor.js"
+import { NodeStageSpawner } from "../../src/run/stage/NodeStageSpawner.js"
+import { StageProcess } from "../../src/run/stage/StageProcess.js"
+import { StageSpawner } from "../../src/run/stage/StageSpawner.js"
 import { bundleSelf } from "./bundleSelf.js"
 import { PLATFORM_ROW } from "./rows.js"
 import { settleDisk } from "./settleDisk.js"
@@ -38,7 +40,7 @@ type SpawnerName = "node" | "platform"
 
 const stageProcessOn = (spawner: SpawnerName) =>
   spawner === "node"
-    ? StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))
+    ? StageProcess.layer.pipe(Layer.provide(NodeStageSpawner), Layer.provideMerge(NodeContext.layer))
     : StageProcess.layer.pipe(Layer.provide(StageSpawner.fromCommandExecutor), Layer.provideMerge(NodeContext.layer))
 
 const runChild = (producer: ProducerName, secrets: boolean, spawner: SpawnerName) => {
@@ -52,18 +54,18 @@ const runChild = (producer: ProducerName, secrets: boolean, spawner: SpawnerName
     peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers)
   }, 20)
   const program = Effect.gen(function* () {
-    const stageLog = yield* NdjsonLog.open(path.join(dir, "01-stage.ndjson"))
-    const runnerLog = yield* NdjsonLog.open(path.join(dir, "runner.ndjson"))
+    const fs = yield* FileSystem.FileSystem
+    const stageLog = yield* openNdjsonLog(fs, path.join(dir, "01-stage.ndjson"))
+    const runnerLog = yield* openNdjsonLog(fs, path.join(dir, "runner.ndjson"))
     const stages = yield* StageProcess
     const started = performance.now()
     const outcome = yield* stages.run({
       index: 1,
       command: producers[producer],
       cwd: dir,
-      env,
-      stageLog,
-      runnerLog,
-      redactor: yield* Redactor.make({ env })
+      env: { ...process.env, ...env },
+      logs: { stageLog, runnerLog },
+      redactor: Redactor.build({ env })
     })
     const seconds = (performance.now() - started) / 1000
     const logBytes = statSync(path.join(dir, "runner.ndjson")).size

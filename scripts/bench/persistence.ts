@@ -14,6 +14,8 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { RunSummary, TaskStateSnapshot, TaskStateSnapshotJson } from "../../src/domain/RunSummary.js"
 import { AtomicFile } from "../../src/persistence/AtomicFile.js"
+import { Directories } from "../../src/persistence/Directories.js"
+import * as Persistence from "../../src/persistence/Persistence.js"
 import { LockRetryPolicy } from "../../src/persistence/LockRetryPolicy.js"
 import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
 import { TaskLock } from "../../src/persistence/TaskLock.js"
@@ -67,14 +69,14 @@ const timedLock = (holds: Array<Hold>) =>
           )
         })
     }))
-  ).pipe(Layer.provide(TaskLock.Live))
+  ).pipe(Layer.provide(TaskLock.layer))
 
 const stack = (root: string, holds: Array<Hold>) =>
-  TaskStateStore.Live.pipe(
-    Layer.provideMerge(timedLock(holds)),
-    Layer.provideMerge(AtomicFile.Live),
-    Layer.provideMerge(ProcessInfo.Live),
-    Layer.provideMerge(LockRetryPolicy.Default),
+  TaskStateStore.layer.pipe(
+    Layer.provide(timedLock(holds)),
+    Layer.provideMerge(Persistence.internals),
+    Layer.provideMerge(ProcessInfo.layer),
+    Layer.provideMerge(LockRetryPolicy.layer()),
     Layer.provideMerge(Settings.layer(Settings.make(root))),
     Layer.provideMerge(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
   )
@@ -188,7 +190,11 @@ const benchFsync = (scratch: string, label: string, bytes: number) =>
       }
     }
     return { label, bytes, ...result }
-  }).pipe(Effect.provide(AtomicFile.Live.pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)))))
+  }).pipe(Effect.provide(AtomicFile.layer.pipe(
+    Layer.provide(Directories.layer),
+    Layer.provide(ProcessInfo.layer),
+    Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+  )))
 
 const main = Effect.gen(function*() {
   const scratch = mkdtempSync(join(tmpdir(), "persistence-bench-"))

@@ -1,8 +1,6 @@
-import { Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
-import { InvalidInputError } from "../domain/Errors.js"
-import { decodeTaskId, type TaskId } from "../domain/Ids.js"
-import { Settings } from "../Settings.js"
+import { Args, Options } from "@effect/cli"
+import { Config, Console, Schema } from "effect"
+import { TaskId } from "../domain/Ids.js"
 
 export const format = Options.choice("format", ["text", "json"]).pipe(
   Options.withDefault("text" as const),
@@ -10,17 +8,22 @@ export const format = Options.choice("format", ["text", "json"]).pipe(
 )
 export type Format = "text" | "json"
 
+/** `--task`, then `MCP_RUNNER_TASK_ID`, then `0101` (CONTRACT §1); refused unless it may name a directory. */
 export const task = Options.text("task").pipe(
-  Options.optional,
+  Options.withFallbackConfig(Config.string("MCP_RUNNER_TASK_ID")),
+  Options.withDefault("0101"),
+  Options.withSchema(TaskId),
   Options.withDescription("task id (default: MCP_RUNNER_TASK_ID, else 0101)")
 )
 
-/** `--task`, then `MCP_RUNNER_TASK_ID`, then `0101`; refused unless it may name a directory. */
-export const resolveTaskId = (flag: Option.Option<string>): Effect.Effect<TaskId, InvalidInputError, Settings> =>
-  Effect.flatMap(Settings, (settings) =>
-    Either.match(decodeTaskId(Option.getOrElse(flag, () => settings.defaultTaskId)), {
-      onLeft: (message) => Effect.fail(new InvalidInputError({ message })),
-      onRight: Effect.succeed
-    }))
-
 export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
+
+/** A pipeline id; a word starting with `-` here is an option misspelt, never a pipeline. */
+export const pipelineArg = (description: string) =>
+  Args.text({ name: "pipeline" }).pipe(
+    Args.withSchema(Schema.String.pipe(Schema.filter((word) => !word.startsWith("-"), {
+      message: (issue) => ({ message: `unknown option '${String(issue.actual)}'`, override: true })
+    }))),
+    Args.optional,
+    Args.withDescription(description)
+  )

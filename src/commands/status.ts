@@ -1,14 +1,21 @@
 import { Command, Options } from "@effect/cli"
 import { Clock, Console, Duration, Effect, Option } from "effect"
+import { Redaction } from "../domain/Redactor.js"
 import { isTerminal } from "../domain/RunManifest.js"
+import { heartbeatAge } from "../domain/Staleness.js"
+import { stripTerminalControls } from "../domain/TerminalText.js"
 import { ExitCode } from "../ExitCode.js"
-import { type LocatedRun, RunLocator } from "../run/RunLocator.js"
+import { type LocatedRun, RunDirectory } from "../persistence/RunDirectory.js"
+import { type Leftover, StageProcesses } from "../persistence/StageProcesses.js"
+import { Progress } from "../run/Progress.js"
 import { exitCodeFor, Shutdown } from "../run/Shutdown.js"
-import { heartbeatAge } from "../run/Staleness.js"
 import { format, type Format, printJson } from "./shared.js"
 
-/** The status document of CONTRACT §2; the `.heartbeat` file counts as the freshest heartbeat. */
-export const statusDocument = (run: LocatedRun, nowMillis: number) => {
+/**
+ * The status document of CONTRACT §2; the `.heartbeat` file counts as the freshest heartbeat. A stale
+ * run whose stage is still alive (its orchestrator died) also says which group is left.
+ */
+export const statusDocument = (run: LocatedRun, nowMillis: number, leftover: Option.Option<Leftover>) => {
   const m = run.manifest
   const age = heartbeatAge(m, nowMillis, { heartbeatFileAt: run.heartbeatFileAt })
   const heartbeats = [m.heartbeat_at, run.heartbeatFileAt].filter((at): at is string => at !== null).sort()
@@ -25,7 +32,8 @@ export const statusDocument = (run: LocatedRun, nowMillis: number) => {
     commands: m.commands,
     child_runs: m.child_runs,
     heartbeat_age_seconds: age.heartbeat_age_seconds,
-    heartbeat_stale: age.heartbeat_stale
+    heartbeat_stale: age.heartbeat_stale,
+    ...(age.heartbeat_stale && Option.isSome(leftover) ? { live_processes: leftover.value } : {})
   }
 }
 
@@ -42,10 +50,12 @@ const statusText = (doc: StatusDocument): string => {
     lines.push(`  ${c.index}. [${c.status}] ${c.title} (${c.id})${c.summary === null ? "" : ` — ${c.summary.split("\n")[0]}`}`)
   }
   for (const child of doc.child_runs) lines.push(`  child ${child.run_id} (${child.pipeline_id}): ${child.status}`)
+  if (doc.live_processes !== undefined) {
+    const { pgid, stage_id } = doc.live_processes
+    lines.push(`Leftover: stage '${stage_id}' still has live processes (process group ${pgid}); resume stops them before it runs anything.`)
+  }
   return lines.join("\n")
 }
-
-const report = (doc: StatusDocument, as: Format) => (as === "json" ? printJson(doc) : Console.log(statusText(doc)))
 
 export const status = Command.make(
   "status",
@@ -53,31 +63,34 @@ export const status = Command.make(
     run: Options.text("run").pipe(Options.withDescription("the run id")),
     format,
     watch: Options.boolean("watch").pipe(Options.withDescription("re-read until the run is terminal")),
-    interval: Options.integer("interval").pipe(
-      Options.withDefault(2),
-      Options.withDescription("seconds between reads with --watch")
-    )
+    interval: Options.integer("interval").pipe(Options.withDefault(2), Options.withDescription("seconds between reads with --watch"))
   },
   (options) =>
     Effect.gen(function*() {
-      const locator = yield* RunLocator
+      const runs = yield* RunDirectory
+      const processes = yield* StageProcesses
       const shutdown = yield* Shutdown
-      let run = yield* locator.find(options.run)
-      let doc = statusDocument(run, yield* Clock.currentTimeMillis)
+      const progress = yield* Progress
+      const redactor = yield* Redaction
+      const place = yield* runs.locate(options.run)
+      const read = Effect.gen(function*() {
+        const run = yield* runs.read(place)
+        return { run, doc: statusDocument(run, yield* Clock.currentTimeMillis, yield* processes.leftover(run.paths)) }
+      })
+      // Summaries are what stages printed: masked, and inert on the reader's terminal.
+      const report = (doc: StatusDocument, as: Format) =>
+        as === "json" ? printJson(redactor.maskJson(doc)) : Console.log(stripTerminalControls(redactor.mask(statusText(doc))))
+      let { doc, run } = yield* read
       if (options.watch) {
         const pause = Duration.seconds(Math.max(1, options.interval))
         while (!isTerminal(run.manifest.status) && !doc.heartbeat_stale) {
-          yield* Console.error(statusText(doc))
-          const stopped = yield* Effect.raceFirst(
-            Effect.as(Effect.sleep(pause), Option.none()),
-            Effect.map(shutdown.requested, Option.some)
-          )
+          yield* progress.note(statusText(doc))
+          const stopped = yield* Effect.raceFirst(Effect.as(Effect.sleep(pause), Option.none()), Effect.map(shutdown.requested, Option.some))
           if (Option.isSome(stopped)) {
             yield* report(doc, options.format)
             return yield* ExitCode.set(exitCodeFor(stopped.value))
           }
-          run = yield* locator.read(run)
-          doc = statusDocument(run, yield* Clock.currentTimeMillis)
+          ;({ doc, run } = yield* read)
         }
       }
       yield* report(doc, options.format)

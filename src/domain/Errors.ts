@@ -1,3 +1,4 @@
+import type { SystemErrorReason } from "@effect/platform/Error"
 import { Data } from "effect"
 
 /**
@@ -21,16 +22,26 @@ export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
   readonly message: string
 }> {}
 
+/** Another live process owns the run directory (one writer per run, CONTRACT §4). */
+export class RunBusyError extends Data.TaggedError("RunBusyError")<{
+  readonly runId: string
+  readonly holder: LockHolderInfo | null
+  readonly message: string
+}> {}
+
 export class ResumeRefusedError extends Data.TaggedError("ResumeRefusedError")<{
   readonly runId: string
   readonly message: string
 }> {}
 
-/** A read or write of one file failed; `reason` is the platform's (NotFound, PermissionDenied, ...). */
+/** Why a file operation failed: the platform's reason, or an argument it refused before trying. */
+export type PersistenceReason = SystemErrorReason | "BadArgument"
+
+/** A read or write of one file failed. */
 export class PersistenceError extends Data.TaggedError("PersistenceError")<{
   readonly operation: string
   readonly path: string
-  readonly reason: string
+  readonly reason: PersistenceReason
   readonly message: string
   readonly cause?: unknown
 }> {}

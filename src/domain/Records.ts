@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Brand, Schema } from "effect"
 
 /** One line of `RUNS/TASK/metrics.json` (CONTRACT §7). */
 export class MetricsLine extends Schema.Class<MetricsLine>("MetricsLine")({
@@ -75,3 +75,22 @@ export const RunnerEvent = Schema.Union(
   })
 )
 export type RunnerEvent = typeof RunnerEvent.Type
+
+/** `RUNS/TASK/cli/RUN/.stage-process`: the stage running now, so what a killed orchestrator left can be stopped. */
+export class StageProcessRecord extends Schema.Class<StageProcessRecord>("StageProcessRecord")({
+  stage_index: Schema.Int,
+  stage_id: Schema.String,
+  pid: Schema.Int,
+  /** The stage's own process group (its shell leads it). */
+  pgid: Schema.Int,
+  host: Schema.String,
+  /** When the group's leader started, as the OS tells it; a reused pid shows another time. */
+  started_at_ms: Schema.NullOr(Schema.Number),
+  recorded_at: Schema.String
+}) {}
+
+export const StageProcessRecordJson = Schema.parseJson(StageProcessRecord)
+
+/** Lines of ndjson that went through the RunnerEvent schema, ready to append as they are. */
+export type EncodedEvents = Uint8Array & Brand.Brand<"EncodedEvents">
+export const EncodedEvents = Brand.nominal<EncodedEvents>()

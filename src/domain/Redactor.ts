@@ -1,11 +1,22 @@
-import { Effect } from "effect"
-import { ConfigError } from "../../domain/Errors.js"
+import { Context } from "effect"
+import { redactPatternProblem } from "./RedactPattern.js"
+
+export { redactPatternProblem } from "./RedactPattern.js"
 
 export const MASK = "***"
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH/i
 const MIN_SECRET_LENGTH = 6
-/** How far back a `redact` pattern match may reach across a chunk boundary and still be masked. */
-export const PATTERN_WINDOW = 1024
+/**
+ * The longest `redact` match masked exactly as in the whole text whatever the chunk boundaries. A
+ * longer one that is still growing at a boundary is masked to its end, as one mask.
+ */
+export const PATTERN_WINDOW = 4096
+/** Input is taken this much at a time, so a regex only ever runs over a few tens of KiB. */
+const SLICE = 16 * 1024
+/** Input kept before the undecided text, so `^`, `\b` and lookbehinds see what the whole text shows. */
+const LOOKBEHIND = 256
+/** The start of a match too long to hold, kept to re-run the pattern from where the match began. */
+const STEM = 1024
 
 /** Masks a stream of text pushed piece by piece; a secret split across pieces is still masked. */
 export interface StreamMasker {
@@ -16,6 +27,8 @@ export interface StreamMasker {
 export interface Redactor {
   readonly isEmpty: boolean
   readonly mask: (text: string) => string
+  /** A deep copy of a JSON-like value with every string value (not key) masked. */
+  readonly maskJson: (value: unknown) => unknown
   readonly streaming: () => StreamMasker
 }
 
@@ -34,78 +47,204 @@ export const secretValues = (env: Readonly<Record<string, string>>): ReadonlyArr
   return [...values].sort((a, b) => b.length - a.length)
 }
 
-const identity: Redactor = {
-  isEmpty: true,
-  mask: (text) => text,
-  streaming: () => ({ push: (text) => text, flush: () => "" })
+/** Shared by every masker of a Redactor: each use sets `lastIndex` first and runs to the end synchronously. */
+interface Matcher {
+  readonly global: RegExp
+  readonly sticky: RegExp
+  /** Input held back undecided, so a secret split across pieces is seen whole. */
+  readonly hold: number
+  /** A match reaching the held end and longer than this is masked at once and followed to its end. */
+  readonly longest: number
 }
 
-const fromSource = (source: string, holdback: number): Redactor => {
-  const mask = (text: string): string => text.replace(new RegExp(source, "g"), MASK)
-  const streaming = (): StreamMasker => {
-    let carry = ""
-    return {
-      push: (text) => {
-        const combined = carry + text
-        let cut = combined.length - holdback
-        if (cut <= 0) {
-          carry = combined
-          return ""
+/** A match too long to hold, already masked: the rest of it is swallowed as the input comes. */
+interface LongMatch {
+  /** The input just before the match, for lookbehinds. */
+  readonly lead: string
+  readonly stem: string
+  /** The latest end of the match, so a pattern needing more than the stem still matches. */
+  readonly tail: string
+  /** What the pattern is re-run over, sticky at `lead.length`, before the next input. */
+  readonly context: string
+}
+
+const longMatch = (lead: string, stem: string, tail: string): LongMatch => ({
+  lead,
+  stem,
+  tail,
+  context: lead + stem + tail
+})
+
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
+
+const streamingWith = (matcher: Matcher): StreamMasker => {
+  // buffer[0, start) was passed on already and is kept only for lookbehinds; `fresh` counts what no scan saw.
+  let buffer = ""
+  let start = 0
+  let fresh = 0
+  let long: LongMatch | undefined
+
+  const keepFrom = (text: string, at: number): void => {
+    const from = Math.max(0, at - LOOKBEHIND)
+    buffer = text.slice(from)
+    start = at - from
+  }
+
+  /** Masks what can be decided of the undecided input; returns what is final. */
+  const scan = (final: boolean): string => {
+    let cut = final ? buffer.length : buffer.length - matcher.hold
+    // A piece ending in half a character would be encoded as U+FFFD.
+    if (!final && cut > start && isHighSurrogate(buffer.charCodeAt(cut - 1))) cut--
+    if (cut <= start) return ""
+    const { global } = matcher
+    const text = buffer
+    let out = ""
+    let from = start
+    global.lastIndex = start
+    for (let match = global.exec(text); match !== null; match = global.exec(text)) {
+      const length = match[0].length
+      if (length === 0) {
+        global.lastIndex = match.index + 1
+        continue
+      }
+      if (match.index >= cut) break
+      const end = match.index + length
+      if (end > cut) {
+        if (length <= matcher.longest) {
+          // It may still grow with the next piece: decide it then.
+          cut = match.index
+          break
         }
-        const regex = new RegExp(source, "g")
-        let out = ""
-        let from = 0
-        for (let match = regex.exec(combined); match !== null; match = regex.exec(combined)) {
-          const end = match.index + match[0].length
-          if (match[0].length === 0) {
-            regex.lastIndex++
-            continue
-          }
-          if (end > cut) {
-            // A match reaching past the cut may still grow: keep all of it for the next piece.
-            if (match.index < cut) cut = match.index
-            break
-          }
-          out += combined.slice(from, match.index) + MASK
-          from = end
-        }
-        out += combined.slice(from, cut)
-        carry = combined.slice(cut)
-        return out
-      },
-      flush: () => {
-        const rest = mask(carry)
-        carry = ""
-        return rest
+        const lead = text.slice(Math.max(0, match.index - LOOKBEHIND), match.index)
+        const stem = text.slice(match.index, match.index + STEM)
+        long = longMatch(lead, stem, text.slice(Math.max(match.index + STEM, end - PATTERN_WINDOW), end))
+        buffer = text.slice(end)
+        start = 0
+        return out + text.slice(from, match.index) + MASK
+      }
+      out += text.slice(from, match.index) + MASK
+      from = end
+    }
+    keepFrom(text, cut)
+    fresh = 0
+    return out + text.slice(from, cut)
+  }
+
+  /** Swallows the input the long match runs through; ends it where it stops matching. */
+  const swallow = (current: LongMatch, final: boolean): void => {
+    const { sticky } = matcher
+    const text = current.context + buffer
+    sticky.lastIndex = current.lead.length
+    const match = sticky.exec(text)
+    const end = Math.max(current.context.length, current.lead.length + (match?.[0].length ?? 0))
+    if (end === text.length && !final) {
+      long = longMatch(current.lead, current.stem, (current.tail + buffer).slice(-PATTERN_WINDOW))
+      buffer = ""
+      return
+    }
+    keepFrom(text, end)
+    fresh = buffer.length - start
+    long = undefined
+  }
+
+  const drain = (final: boolean): string => {
+    let out = ""
+    for (;;) {
+      if (long !== undefined) {
+        // Re-running over the kept context costs no more than the new input.
+        if (!final && buffer.length < long.context.length) return out
+        swallow(long, final)
+        if (long !== undefined) return out
+      } else {
+        // Rescanning the held input costs no more than the new input.
+        if (!final && fresh < buffer.length - start - fresh) return out
+        out += scan(final)
+        if (long === undefined) return out
       }
     }
   }
-  return { isEmpty: false, mask, streaming }
+
+  return {
+    push: (text) => {
+      let out = ""
+      for (let offset = 0; offset < text.length; offset += SLICE) {
+        const slice = text.slice(offset, offset + SLICE)
+        buffer += slice
+        fresh += slice.length
+        out += drain(false)
+      }
+      return out
+    },
+    flush: () => {
+      const out = drain(true)
+      buffer = ""
+      start = 0
+      fresh = 0
+      return out
+    }
+  }
+}
+
+const maskJsonWith =
+  (mask: (text: string) => string) =>
+  (value: unknown): unknown => {
+    const copy = (item: unknown): unknown => {
+      if (typeof item === "string") return mask(item)
+      if (Array.isArray(item)) return item.map(copy)
+      if (item !== null && typeof item === "object") {
+        const record = item as Readonly<Record<string, unknown>>
+        return Object.fromEntries(Object.keys(record).map((key) => [key, copy(record[key])]))
+      }
+      return item
+    }
+    return copy(value)
+  }
+
+const empty: Redactor = {
+  isEmpty: true,
+  mask: (text) => text,
+  maskJson: (value) => value,
+  streaming: () => ({ push: (text) => text, flush: () => "" })
+}
+
+const build = (options: {
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly patterns?: ReadonlyArray<string> | undefined
+  readonly literals?: ReadonlyArray<string> | undefined
+}): Redactor => {
+  const patterns = (options.patterns ?? []).filter((pattern) => redactPatternProblem(pattern) === undefined)
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(options.env)) if (value !== undefined) env[name] = value
+  const literals = [...new Set([...secretValues(env), ...(options.literals ?? [])])]
+    .filter((literal) => literal.length > 0)
+    // At one position the longest literal wins, so no shorter one leaves its rest in clear.
+    .sort((a, b) => b.length - a.length)
+  if (literals.length === 0 && patterns.length === 0) return empty
+  const source = [...literals.map(escapeRegExp), ...patterns.map((pattern) => `(?:${pattern})`)].join("|")
+  const longestLiteral = literals[0]?.length ?? 0
+  const window = patterns.length > 0 ? PATTERN_WINDOW : 0
+  const matcher: Matcher = {
+    global: new RegExp(source, "g"),
+    sticky: new RegExp(source, "y"),
+    hold: Math.max(longestLiteral - 1, window),
+    longest: Math.max(longestLiteral, window)
+  }
+  const streaming = (): StreamMasker => streamingWith(matcher)
+  const mask = (text: string): string => {
+    const masker = streaming()
+    return masker.push(text) + masker.flush()
+  }
+  return { isEmpty: false, mask, maskJson: maskJsonWith(mask), streaming }
 }
 
 export const Redactor = {
-  /** Fails with ConfigError when a `redact` pattern is not a valid regular expression. */
-  make: (options: {
-    readonly env: Readonly<Record<string, string>>
-    readonly patterns?: ReadonlyArray<string> | undefined
-  }): Effect.Effect<Redactor, ConfigError> =>
-    Effect.gen(function* () {
-      const patterns = options.patterns ?? []
-      for (const [index, pattern] of patterns.entries()) {
-        yield* Effect.try({
-          try: () => new RegExp(pattern, "g"),
-          catch: (error) =>
-            new ConfigError({
-              file: "codex.orchestrator.json",
-              message: `redact[${index}] is not a valid regular expression: ${String(error)}`
-            })
-        })
-      }
-      const literals = secretValues(options.env)
-      const alternatives = [...literals.map(escapeRegExp), ...patterns.map((pattern) => `(?:${pattern})`)]
-      if (alternatives.length === 0) return identity
-      const longestLiteral = literals.reduce((longest, value) => Math.max(longest, value.length), 0)
-      const holdback = Math.max(longestLiteral - 1, patterns.length > 0 ? PATTERN_WINDOW : 0)
-      return fromSource(alternatives.join("|"), holdback)
-    })
+  empty,
+  /** Assumes the patterns were checked with `redactPatternProblem` (the config's Schema does); a refused one is skipped. */
+  build
 }
+
+/**
+ * The one masker of this process's run: its inherited environment, every stage's env, the config's
+ * patterns. Everything that leaves the process for disk or a terminal goes through it.
+ */
+export class Redaction extends Context.Tag("codex-orchestrator/Redaction")<Redaction, Redactor>() {}

@@ -103,6 +103,7 @@ export const strictParse = { onExcessProperty: "error" } as const
 
 export const RunManifestJson = Schema.parseJson(RunManifest, { space: 2 })
 export const decodeRunManifest = Schema.decodeUnknown(RunManifestJson, strictParse)
+export const decodeRunManifestEither = Schema.decodeUnknownEither(RunManifestJson, strictParse)
 export const encodeRunManifest = Schema.encode(RunManifestJson)
 
 /**

@@ -1,4 +1,4 @@
-import type { RunManifest } from "../domain/RunManifest.js"
+import type { RunManifest } from "./RunManifest.js"
 
 export interface HeartbeatAge {
   readonly heartbeat_age_seconds: number | null

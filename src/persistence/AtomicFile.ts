@@ -3,6 +3,7 @@ import * as Path from "@effect/platform/Path"
 import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import type { PersistenceError } from "../domain/Errors.js"
+import { Directories } from "./Directories.js"
 import { isNotFound, toPersistenceError } from "./PlatformFailure.js"
 import { ProcessInfo } from "./ProcessInfo.js"
 
@@ -41,19 +42,13 @@ const encoder = new TextEncoder()
 export const hostTag = (hostname: string): string => createHash("sha256").update(hostname).digest("hex").slice(0, 8)
 
 export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<AtomicFile, AtomicFileShape>() {
-  static readonly Live: Layer.Layer<AtomicFile, never, FileSystem.FileSystem | Path.Path> = Layer.effect(
+  static readonly layer: Layer.Layer<AtomicFile, never, FileSystem.FileSystem | Path.Path | ProcessInfo | Directories> = Layer.effect(
     AtomicFile,
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      // Taken from the context when it is there (tests fake it); built here otherwise, so the layer
-      // needs no more than FileSystem and Path from the composition root.
-      const processes = yield* Effect.serviceOption(ProcessInfo).pipe(
-        Effect.flatMap(Option.match({
-          onSome: Effect.succeed,
-          onNone: () => Effect.provide(ProcessInfo, ProcessInfo.Live)
-        }))
-      )
+      const processes = yield* ProcessInfo
+      const directories = yield* Directories
       const ownHost = hostTag(processes.hostname)
       const lastSwept = yield* Ref.make(new Map<string, number>())
 
@@ -126,11 +121,18 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
       ) {
         const dir = path.dirname(target)
         const bytes = typeof data === "string" ? encoder.encode(data) : data
-        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(toPersistenceError("create directory", dir)))
+        yield* directories.ensure(dir)
         yield* sweep(dir)
         const temp = path.join(dir, `.${path.basename(target)}.${processes.pid}.${ownHost}.${randomBytes(8).toString("hex")}.tmp`)
         yield* Effect.gen(function*() {
-          yield* writeTemp(temp, bytes, options).pipe(Effect.mapError(toPersistenceError("write", temp)))
+          yield* writeTemp(temp, bytes, options).pipe(
+            // The directory was made earlier in this process and removed since: make it again, once.
+            Effect.catchIf(isNotFound, () => {
+              directories.forget(dir)
+              return Effect.zipRight(directories.ensure(dir), writeTemp(temp, bytes, options))
+            }),
+            Effect.mapError((error) => error._tag === "PersistenceError" ? error : toPersistenceError("write", temp)(error))
+          )
           if (options.mode !== undefined) {
             // open(2) applies the umask; the mode asked for (0600 for a token) must be exact.
             yield* fs.chmod(temp, options.mode).pipe(Effect.mapError(toPersistenceError("chmod", temp)))

@@ -1,9 +1,11 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
-import { type MetricsLine, MetricsLineJson } from "../domain/Records.js"
+import { MetricsLine, MetricsLineJson } from "../domain/Records.js"
+import { Redaction } from "../domain/Redactor.js"
 import { type TaskPaths, taskPaths } from "../Layout.js"
 import { Settings } from "../Settings.js"
+import { Directories } from "./Directories.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
 export interface MetricsRecorderShape {
@@ -17,7 +19,7 @@ export interface MetricsRecorderShape {
   readonly read: (taskId: string) => Effect.Effect<ReadonlyArray<MetricsLine>, PersistenceError>
 }
 
-const encodeLine = Schema.encodeSync(MetricsLineJson)
+const encodeValue = Schema.encodeSync(MetricsLine)
 const decodeLine = Schema.decodeUnknownEither(MetricsLineJson)
 const NEWLINE = 0x0a
 
@@ -26,11 +28,13 @@ export const APPEND_ATTEMPTS = 3
 const APPEND_RETRY = Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(APPEND_ATTEMPTS - 1)))
 
 export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsRecorder")<MetricsRecorder, MetricsRecorderShape>() {
-  static readonly Live: Layer.Layer<MetricsRecorder, never, FileSystem.FileSystem | Settings> = Layer.effect(
+  static readonly layer: Layer.Layer<MetricsRecorder, never, FileSystem.FileSystem | Settings | Directories | Redaction> = Layer.effect(
     MetricsRecorder,
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const settings = yield* Settings
+      const directories = yield* Directories
+      const redactor = yield* Redaction
 
       /**
        * One attempt. `progress.written` survives failed attempts: a line written whole is never written
@@ -38,9 +42,7 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
        */
       const appendOnce = (paths: TaskPaths, text: string, progress: { written: boolean }) =>
         Effect.gen(function*() {
-          yield* fs.makeDirectory(paths.taskRunsDir, { recursive: true }).pipe(
-            Effect.mapError(toPersistenceError("create directory", paths.taskRunsDir))
-          )
+          yield* directories.ensure(paths.taskRunsDir)
           yield* Effect.scoped(
             Effect.gen(function*() {
               // O_APPEND makes each write land whole at the end, whoever else is appending.
@@ -64,7 +66,7 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
 
       const append = Effect.fn("MetricsRecorder.append")(function*(taskId: string, line: MetricsLine) {
         const paths = taskPaths(settings, taskId)
-        const text = encodeLine(line)
+        const text = JSON.stringify(redactor.maskJson(encodeValue(line)))
         const progress = { written: false }
         let attempt = 0
         yield* appendOnce(paths, text, progress).pipe(

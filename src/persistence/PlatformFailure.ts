@@ -2,13 +2,13 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Effect } from "effect"
 import { PersistenceError } from "../domain/Errors.js"
 
-/** Wraps a platform failure at the service boundary, keeping its reason so callers can match on it. */
+/** The one way a platform failure becomes a PersistenceError: the operation, the path, a reason to match on. */
 export const toPersistenceError = (operation: string, path: string) => (error: PlatformError): PersistenceError =>
   new PersistenceError({
     operation,
     path,
     reason: error._tag === "SystemError" ? error.reason : "BadArgument",
-    message: `${operation} ${path} failed: ${error.message}`,
+    message: `could not ${operation} ${path}: ${error.message}`,
     cause: error
   })
 

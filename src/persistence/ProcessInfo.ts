@@ -9,6 +9,20 @@ export interface ProcessInfoShape {
   readonly isAlive: (pid: number) => Effect.Effect<boolean>
   /** When `pid` started (epoch millis), where the platform tells; a reused pid then shows a later start. */
   readonly startedAtMillis: (pid: number) => Effect.Effect<Option.Option<number>>
+  /** Whether any process of process group `pgid` is still alive. */
+  readonly groupAlive: (pgid: number) => Effect.Effect<boolean>
+  /** Signals every process of group `pgid`; a group already gone is not an error. */
+  readonly signalGroup: (pgid: number, signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
+}
+
+/** kill(2) of a pid or, negated, a process group: true when it exists (EPERM: it exists, someone else's). */
+const probe = (target: number, signal: NodeJS.Signals | 0): boolean => {
+  try {
+    process.kill(target, signal)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
 }
 
 /** Linux reports process start in clock ticks since boot; USER_HZ is 100 on every mainstream architecture. */
@@ -24,7 +38,7 @@ export const parseBootTimeSeconds = (stat: string): Option.Option<number> =>
   Option.fromNullable(/^btime (\d+)$/m.exec(stat)?.[1]).pipe(Option.map(Number))
 
 export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<ProcessInfo, ProcessInfoShape>() {
-  static readonly Live: Layer.Layer<ProcessInfo, never, FileSystem.FileSystem> = Layer.effect(
+  static readonly layer: Layer.Layer<ProcessInfo, never, FileSystem.FileSystem> = Layer.effect(
     ProcessInfo,
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -32,16 +46,7 @@ export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<P
         Effect.map(parseBootTimeSeconds),
         Effect.orElseSucceed(() => Option.none<number>())
       )
-      const isAlive = (pid: number) =>
-        Effect.sync(() => {
-          try {
-            process.kill(pid, 0)
-            return true
-          } catch (error) {
-            // EPERM: the process exists but belongs to someone else.
-            return (error as NodeJS.ErrnoException).code === "EPERM"
-          }
-        })
+      const isAlive = (pid: number) => Effect.sync(() => probe(pid, 0))
       const startedAtMillis = (pid: number) =>
         Option.match(bootSeconds, {
           onNone: () => Effect.succeed(Option.none<number>()),
@@ -53,7 +58,14 @@ export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<P
               Effect.orElseSucceed(() => Option.none<number>())
             )
         })
-      return { pid: process.pid, hostname: os.hostname(), isAlive, startedAtMillis }
+      return {
+        pid: process.pid,
+        hostname: os.hostname(),
+        isAlive,
+        startedAtMillis,
+        groupAlive: (pgid) => Effect.sync(() => pgid > 1 && probe(-pgid, 0)),
+        signalGroup: (pgid, signal) => Effect.sync(() => void (pgid > 1 && probe(-pgid, signal)))
+      }
     })
   )
 }

@@ -1,16 +1,10 @@
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
-import { Clock, Context, Data, Effect, Either, Layer, Option, Schema, type Scope } from "effect"
-import { randomBytes } from "node:crypto"
-import { type LockHolderInfo, type PersistenceError, TaskStateStoreLockError } from "../domain/Errors.js"
-import { LockHolder, LockHolderJson } from "../domain/Records.js"
-import { nowIso } from "../domain/Timestamp.js"
+import { Context, Effect, Layer, type Scope } from "effect"
+import { type PersistenceError, TaskStateStoreLockError } from "../domain/Errors.js"
+import type { LockHolder } from "../domain/Records.js"
 import { taskPaths } from "../Layout.js"
 import { Settings } from "../Settings.js"
+import { describeHolder, FileLock } from "./FileLock.js"
 import { LockRetryPolicy } from "./LockRetryPolicy.js"
-import { hostTag } from "./AtomicFile.js"
-import { isAlreadyExists, isNotFound, toPersistenceError } from "./PlatformFailure.js"
-import { ProcessInfo } from "./ProcessInfo.js"
 
 export interface TaskLockShape {
   /**
@@ -20,221 +14,35 @@ export interface TaskLockShape {
   readonly acquire: (taskId: string) => Effect.Effect<LockHolder, TaskStateStoreLockError | PersistenceError, Scope.Scope>
 }
 
-/** A lock that cannot be read is someone's lock being written, until it is this old. */
-export const UNREADABLE_LOCK_GRACE_MS = 5 * 60 * 1000
-const ABANDONED_TAKEOVER_MS = 10 * 1000
-/** /proc start times are derived from a boot time in whole seconds. */
-const START_TIME_SLACK_MS = 1000
-
-class LockBusy extends Data.TaggedError("LockBusy")<{ readonly holder: LockHolderInfo | null }> {}
-
-type Inspection =
-  | { readonly _tag: "Held"; readonly holder: LockHolderInfo }
-  | { readonly _tag: "Stale"; readonly raw: string; readonly why: string }
-  | { readonly _tag: "Gone" }
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-const decodeHolder = Schema.decodeUnknownEither(LockHolderJson)
-const encodeHolder = Schema.encodeSync(LockHolderJson)
-
-const describe = (holder: LockHolderInfo | null): string =>
-  holder === null
-    ? "an unknown holder"
-    : holder.unreadable === true
-    ? "an unreadable lock file"
-    : `pid ${holder.pid ?? "?"} on ${holder.host ?? "?"} since ${holder.acquired_at ?? "?"}`
-
 export class TaskLock extends Context.Tag("codex-orchestrator/TaskLock")<TaskLock, TaskLockShape>() {
-  static readonly Live: Layer.Layer<
-    TaskLock,
-    never,
-    FileSystem.FileSystem | Path.Path | Settings | LockRetryPolicy | ProcessInfo
-  > = Layer.effect(
+  static readonly layer: Layer.Layer<TaskLock, never, FileLock | LockRetryPolicy | Settings> = Layer.effect(
     TaskLock,
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const settings = yield* Settings
+      const lock = yield* FileLock
       const policy = yield* LockRetryPolicy
-      const processes = yield* ProcessInfo
+      const settings = yield* Settings
       const schedule = LockRetryPolicy.schedule(policy)
-
-      const inspect = (lockPath: string) =>
-        Effect.gen(function*() {
-          const raw = yield* fs.readFileString(lockPath)
-          const decoded = decodeHolder(raw)
-          if (Either.isLeft(decoded)) {
-            const info = yield* fs.stat(lockPath)
-            const now = yield* Clock.currentTimeMillis
-            const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
-            return age >= UNREADABLE_LOCK_GRACE_MS
-              ? { _tag: "Stale", raw, why: `unreadable for ${Math.round(age / 1000)} s` } as const
-              : { _tag: "Held", holder: { unreadable: true } } as const
-          }
-          const holder = decoded.right
-          const known: LockHolderInfo = { pid: holder.pid, host: holder.host, acquired_at: holder.acquired_at }
-          if (holder.host !== processes.hostname) return { _tag: "Held", holder: known } as const
-          if (!(yield* processes.isAlive(holder.pid))) {
-            return { _tag: "Stale", raw, why: `pid ${holder.pid} is not running` } as const
-          }
-          const started = yield* processes.startedAtMillis(holder.pid)
-          const acquiredAt = Date.parse(holder.acquired_at)
-          if (Option.isSome(started) && started.value > acquiredAt + START_TIME_SLACK_MS) {
-            return { _tag: "Stale", raw, why: `pid ${holder.pid} was reused by a process started after the lock was taken` } as const
-          }
-          return { _tag: "Held", holder: known } as const
-        }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed<Inspection>({ _tag: "Gone" })))
-
-      /**
-       * Takeovers are serialised through an exclusive `TASK.lock.takeover` marker. The winner judges the lock
-       * again and removes it only if it is still the very file judged stale: nothing but a takeover can
-       * replace an existing lock (creation is exclusive), so a live lock is never moved. Two processes that
-       * find the same dead lock cannot both remove it; the loser sees the winner's lock on its re-check.
-       */
-      const takeOver = (lockPath: string, raw: string, why: string) =>
-        Effect.gen(function*() {
-          const marker = `${lockPath}.takeover`
-          const claim = fs.writeFile(marker, new TextEncoder().encode(`${processes.pid}@${processes.hostname}\n`), { flag: "wx" }).pipe(
-            Effect.as(true),
-            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
-          )
-          const claimed = (yield* claim) || ((yield* removeAbandonedMarker(marker)) && (yield* claim))
-          if (!claimed) return false
-          return yield* Effect.gen(function*() {
-            const again = yield* inspect(lockPath)
-            if (again._tag === "Gone") return true
-            if (again._tag !== "Stale" || again.raw !== raw) return false
-            yield* fs.remove(lockPath)
-            yield* Effect.logWarning(`lock ${lockPath}: took over a stale lock (${why})`)
-            return true
-          }).pipe(
-            Effect.ensuring(
-              fs.remove(marker, { force: true }).pipe(
-                Effect.catchAll((error) => Effect.logWarning(`could not remove takeover marker ${marker}: ${error.message}`))
-              )
-            )
-          )
-        })
-
-      /** A marker is held for a few milliseconds; one this old was left by a process that died mid-takeover. */
-      const removeAbandonedMarker = (marker: string) =>
-        Effect.gen(function*() {
-          const info = yield* fs.stat(marker)
-          const now = yield* Clock.currentTimeMillis
-          const age = now - Option.getOrElse(Option.map(info.mtime, (date) => date.getTime()), () => now)
-          if (age < ABANDONED_TAKEOVER_MS) return false
-          yield* fs.remove(marker, { force: true })
-          yield* Effect.logWarning(`removed takeover marker ${marker}, abandoned ${Math.round(age / 1000)} s ago`)
-          return true
-        }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(true)))
-
-      const ownTag = `${processes.pid}.${hostTag(processes.hostname)}`
-
-      /**
-       * The holder is written to a temp file first and hard-linked into place, which fails when the lock
-       * exists: the lock appears whole or not at all. Created empty and then written, a holder killed in
-       * between (the crash campaign hit it) left an empty lock that blocks the task for 5 minutes.
-       */
-      const createOnce = (lockPath: string, holder: LockHolder) =>
-        Effect.gen(function*() {
-          const temp = path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${ownTag}.${randomBytes(8).toString("hex")}.tmp`)
-          yield* fs.writeFile(temp, new TextEncoder().encode(encodeHolder(holder)), { flag: "wx" })
-          return yield* fs.link(temp, lockPath).pipe(
-            Effect.as(true),
-            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false)),
-            Effect.ensuring(
-              fs.remove(temp, { force: true }).pipe(
-                Effect.catchAll((error) => Effect.logWarning(`could not remove temporary lock file ${temp}: ${error.message}`))
-              )
-            )
-          )
-        })
-
-      /** Temp files of lock holders killed before their link: named after their writer, swept when it is dead. */
-      const sweepDeadTemps = (lockPath: string) =>
-        Effect.gen(function*() {
-          const dir = path.dirname(lockPath)
-          const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(lockPath))}\\.(\\d+)\\.${hostTag(processes.hostname)}\\.[0-9a-f]{16}\\.tmp$`)
-          for (const name of yield* fs.readDirectory(dir)) {
-            const pid = Number(pattern.exec(name)?.[1] ?? Number.NaN)
-            if (Number.isNaN(pid) || pid === processes.pid || (yield* processes.isAlive(pid))) continue
-            yield* fs.remove(path.join(dir, name), { force: true })
-            yield* Effect.logInfo(`removed temporary lock file ${name}, whose writer is no longer running`)
-          }
-        }).pipe(
-          Effect.catchIf(isNotFound, () => Effect.void),
-          Effect.catchAll((error) => Effect.logWarning(`could not sweep temporary lock files beside ${lockPath}: ${error.message}`))
-        )
-
-      const create = (lockPath: string, holder: LockHolder) =>
-        createOnce(lockPath, holder).pipe(
-          Effect.catchIf(isNotFound, () =>
-            Effect.zipRight(fs.makeDirectory(path.dirname(lockPath), { recursive: true }), createOnce(lockPath, holder)))
-        )
-
-      const attempt = (lockPath: string) =>
-        Effect.gen(function*() {
-          const holder = LockHolder.make({
-            pid: processes.pid,
-            host: processes.hostname,
-            token: randomBytes(16).toString("hex"),
-            acquired_at: yield* nowIso
-          })
-          if (yield* create(lockPath, holder)) return holder
-          const found = yield* inspect(lockPath)
-          if (found._tag === "Held") return yield* new LockBusy({ holder: found.holder })
-          if (found._tag === "Stale" && !(yield* takeOver(lockPath, found.raw, found.why))) {
-            return yield* new LockBusy({ holder: null })
-          }
-          if (yield* create(lockPath, holder)) return holder
-          return yield* new LockBusy({ holder: null })
-        }).pipe(
-          Effect.catchTags({
-            BadArgument: (error) => Effect.fail(toPersistenceError("lock", lockPath)(error)),
-            SystemError: (error) => Effect.fail(toPersistenceError("lock", lockPath)(error))
-          })
-        )
-
-      const release = (lockPath: string, holder: LockHolder) =>
-        Effect.gen(function*() {
-          const current = Either.getRight(decodeHolder(yield* fs.readFileString(lockPath)))
-          if (Option.isSome(current) && current.value.token === holder.token) {
-            yield* fs.remove(lockPath)
-          } else {
-            yield* Effect.logWarning(`lock ${lockPath} no longer carries our token; left in place`)
-          }
-        }).pipe(
-          Effect.catchIf(isNotFound, () => Effect.logWarning(`lock ${lockPath} was already gone at release`)),
-          Effect.catchAll((error) => Effect.logError(`could not release lock ${lockPath}: ${error.message}`))
-        )
 
       const acquire = Effect.fn("TaskLock.acquire")(function*(taskId: string) {
         const lockPath = taskPaths(settings, taskId).lock
-        yield* sweepDeadTemps(lockPath)
         let attempts = 0
-        return yield* Effect.acquireRelease(
-          Effect.suspend(() => {
-            attempts++
-            return attempt(lockPath)
-          }),
-          (holder) => release(lockPath, holder)
-        ).pipe(
+        return yield* Effect.suspend(() => {
+          attempts++
+          return lock.acquire(lockPath)
+        }).pipe(
           Effect.tapErrorTag("LockBusy", (busy) =>
-            Effect.logWarning(
-              `task ${taskId}: lock ${lockPath} is held by ${describe(busy.holder)} (attempt ${attempts} of ${policy.maxAttempts})`
-            )),
+            Effect.logDebug(`task ${taskId}: lock ${lockPath} is held by ${describeHolder(busy.holder)} (attempt ${attempts} of ${policy.maxAttempts})`)),
           Effect.retry({ schedule, while: (error) => error._tag === "LockBusy" }),
-          Effect.catchTag("LockBusy", (busy) => {
-            const error = new TaskStateStoreLockError({
-              taskId,
-              attempts,
-              lockPath,
-              holder: busy.holder,
-              message: `task ${taskId}: the state lock ${lockPath} stayed held by ${describe(busy.holder)} through ${attempts} attempts`
-            })
-            return Effect.zipRight(Effect.logWarning(error.message), Effect.fail(error))
-          })
+          Effect.catchTag("LockBusy", (busy) =>
+            Effect.fail(
+              new TaskStateStoreLockError({
+                taskId,
+                attempts,
+                lockPath,
+                holder: busy.holder,
+                message: `task ${taskId}: the state lock ${lockPath} stayed held by ${describeHolder(busy.holder)} through ${attempts} attempts`
+              })
+            ))
         )
       })
 

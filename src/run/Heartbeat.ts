@@ -8,14 +8,6 @@ export class HeartbeatWriteTimeout extends Data.TaggedError("HeartbeatWriteTimeo
   readonly message: string
 }> {}
 
-export interface HeartbeatOptions {
-  /** Defaults to the manifest's `heartbeat_interval_seconds`. */
-  readonly intervalSeconds?: number
-  /** The heartbeat writes the manifest only after this long without any manifest write (CONTRACT §4). */
-  readonly manifestQuietSeconds?: number
-  readonly writeTimeoutSeconds?: number
-}
-
 const DEFAULT_INTERVAL_SECONDS = 5
 const MANIFEST_QUIET_SECONDS = 30
 const WRITE_TIMEOUT_SECONDS = 10
@@ -27,17 +19,12 @@ const positiveOr = (value: number | undefined, fallback: number): number =>
  * Forks the heartbeat into the current Scope; it stops when the Scope closes. It never fails: a failed
  * or slow tick is logged as a warning with the count of consecutive failures and retried next tick.
  */
-export const start = (
-  store: ManifestStore,
-  options: HeartbeatOptions = {}
-): Effect.Effect<void, never, Scope.Scope> =>
+export const start = (store: ManifestStore): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const manifest = yield* store.current
-    const interval = Duration.seconds(
-      positiveOr(options.intervalSeconds ?? manifest.heartbeat_interval_seconds, DEFAULT_INTERVAL_SECONDS)
-    )
-    const quietMillis = positiveOr(options.manifestQuietSeconds, MANIFEST_QUIET_SECONDS) * 1000
-    const timeoutSeconds = positiveOr(options.writeTimeoutSeconds, WRITE_TIMEOUT_SECONDS)
+    const interval = Duration.seconds(positiveOr(manifest.heartbeat_interval_seconds, DEFAULT_INTERVAL_SECONDS))
+    const quietMillis = MANIFEST_QUIET_SECONDS * 1000
+    const timeoutSeconds = WRITE_TIMEOUT_SECONDS
     const consecutiveFailures = yield* Ref.make(0)
 
     const onFailure = (cause: Cause.Cause<unknown>) =>

@@ -26,8 +26,6 @@ export interface ManifestStore {
   readonly update: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<RunManifest, PersistenceError>
   /** Apply a change in memory only; the next write of any kind carries it. */
   readonly modify: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<void>
-  /** Clock millis stamped on the last manifest write that succeeded (the store's creation before any). */
-  readonly lastWrittenAt: Effect.Effect<number>
   /**
    * One heartbeat tick: sets `heartbeat_at`, rewrites `.heartbeat`, and writes the manifest only when
    * no manifest write of any kind has succeeded for `quietMillis` (nor one by the heartbeat itself).
@@ -106,7 +104,6 @@ export const make = (initial: RunManifest, sink: ManifestSink): Effect.Effect<Ma
       current: Ref.get(state),
       update,
       modify,
-      lastWrittenAt: Ref.get(lastWritten),
       beat,
       flush
     } satisfies ManifestStore

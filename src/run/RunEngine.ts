@@ -1,41 +1,37 @@
-import { FileSystem } from "@effect/platform"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
-import { randomBytes, timingSafeEqual, createHash } from "node:crypto"
-import * as path from "node:path"
-import { type ConfigError, type PersistenceError, ResumeRefusedError } from "../domain/Errors.js"
-import { decodeRunId, makeRunId, type TaskId } from "../domain/Ids.js"
-import type { CommandStage, Pipeline, Stage, SubpipelineStage } from "../domain/ProjectConfig.js"
-import { StageErrorFile, StageErrorFileJson } from "../domain/Records.js"
-import { ChildRunRef, CommandEntry, CompatPointer, isTerminal, ResumeEvent, RunManifest } from "../domain/RunManifest.js"
-import { RunSummaryJson } from "../domain/RunSummary.js"
+import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
+import { randomBytes } from "node:crypto"
+import { type ConfigError, type InvalidInputError, type PersistenceError, ResumeRefusedError, type RunBusyError } from "../domain/Errors.js"
+import { makeRunId, type TaskId } from "../domain/Ids.js"
+import { DEFAULT_STOP_GRACE_MS, type Pipeline } from "../domain/ProjectConfig.js"
+import { isDone, resumeDecision, resumedEntries, tokensMatch } from "../domain/ResumePolicy.js"
+import { ResumeEvent, type RunManifest } from "../domain/RunManifest.js"
+import { heartbeatAge } from "../domain/Staleness.js"
 import { isoAt } from "../domain/Timestamp.js"
-import { relativeToRoot, runPaths, type RunPaths, taskPaths } from "../Layout.js"
-import { AtomicFile } from "../persistence/AtomicFile.js"
-import { toPersistenceError } from "../persistence/PlatformFailure.js"
-import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
-import { PersistenceCoordinator } from "../persistence/PersistenceCoordinator.js"
-import { RunManifestWriter } from "../persistence/RunManifestWriter.js"
+import { relativeToRoot, runPaths, type RunPaths } from "../Layout.js"
+import { type LocateError, type LocatedRun, RunDirectory, type RunPlace } from "../persistence/RunDirectory.js"
+import { StageProcesses } from "../persistence/StageProcesses.js"
+import { Project } from "../Project.js"
 import { Settings } from "../Settings.js"
 import * as Heartbeat from "./Heartbeat.js"
 import * as ManifestStore from "./ManifestStore.js"
-import { NdjsonLog } from "./output/NdjsonLog.js"
-import { Redactor } from "./output/Redactor.js"
-import { Pipelines } from "./Pipelines.js"
+import { resolvePipeline } from "./Pipelines.js"
 import { Progress } from "./Progress.js"
-import { buildMetricsLine, buildRunSummary, guardrailOf, isGuardrailStage, summaryText } from "./RunReport.js"
-import { type LocateError, RunLocator } from "./RunLocator.js"
-import { exitCodeFor, Shutdown, type StopSignal } from "./Shutdown.js"
-import { errorFileDetails, StageProcess, stageSummary, truncationLines } from "./StageProcess.js"
-import { heartbeatAge } from "./Staleness.js"
+import { type LoopEnd, RunCompletion, type RunResult } from "./RunCompletion.js"
+import { freshEntry, newManifest, type RunContext, withFields } from "./RunContext.js"
+import { Shutdown } from "./Shutdown.js"
+import { type RunChild, StageRunner } from "./StageRunner.js"
 
-/** How many of a task's latest runs the next run sweeps for temp files left by killed writers. */
-const RECENT_RUNS_SWEPT = 20
+export type { RunResult } from "./RunCompletion.js"
 
-export interface StartRequest {
-  readonly taskId: TaskId
+interface NewRun {
+  readonly taskId: string
   readonly pipelineId?: string | undefined
   readonly parentRunId?: string | null | undefined
   readonly approvalPolicy?: string | null | undefined
+}
+
+export interface StartRequest extends NewRun {
+  readonly taskId: TaskId
 }
 
 export interface ResumeRequest {
@@ -45,525 +41,166 @@ export interface ResumeRequest {
   readonly reason?: string | undefined
 }
 
-export interface RunResult {
-  readonly manifest: RunManifest
-  readonly exitCode: number
-}
-
-export type EngineError = ConfigError | PersistenceError
+export type EngineError = ConfigError | PersistenceError | InvalidInputError | RunBusyError
 
 export interface RunEngineShape {
   readonly start: (request: StartRequest) => Effect.Effect<RunResult, EngineError>
   readonly resume: (request: ResumeRequest) => Effect.Effect<RunResult, EngineError | LocateError | ResumeRefusedError>
 }
 
-/** What a stage loop ended with; a stop signal wins over everything after it. */
-type LoopEnd =
-  | { readonly _tag: "Completed" }
-  | { readonly _tag: "Stopped"; readonly signal: StopSignal }
+const noLink = () => Effect.void
 
-interface RunContext {
-  readonly taskId: string
-  readonly runId: string
-  readonly paths: RunPaths
-  readonly pipeline: Pipeline
-  readonly approvalPolicy: string | null
-  readonly store: ManifestStore.ManifestStore
-}
-
+/** The story of a run: resolve the pipeline, bootstrap (or reopen) its directory, run its stages, finish. */
 export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEngine, RunEngineShape>() {
-  static readonly Live = Layer.effect(
+  static readonly layer: Layer.Layer<
+    RunEngine,
+    never,
+    Settings | Project | RunDirectory | StageProcesses | StageRunner | RunCompletion | Progress | Shutdown
+  > = Layer.effect(
     RunEngine,
     Effect.gen(function*() {
       const settings = yield* Settings
-      const fs = yield* FileSystem.FileSystem
-      const atomic = yield* AtomicFile
-      const manifests = yield* RunManifestWriter
-      const metrics = yield* MetricsRecorder
-      const coordinator = yield* PersistenceCoordinator
-      const pipelines = yield* Pipelines
-      const stages = yield* StageProcess
+      const project = yield* Project
+      const runs = yield* RunDirectory
+      const processes = yield* StageProcesses
+      const stages = yield* StageRunner
+      const completion = yield* RunCompletion
       const progress = yield* Progress
       const shutdown = yield* Shutdown
-      const locator = yield* RunLocator
-
       const rel = (absolute: string) => relativeToRoot(settings, absolute)
-      const now = Clock.currentTimeMillis
+
+      const pipelineOf = (id: string | undefined) =>
+        Effect.flatMap(project.config, (config) => Either.map(resolvePipeline(config, id), (found) => found.pipeline))
 
       const sinkFor = (paths: RunPaths): ManifestStore.ManifestSink => ({
-        writeManifest: (manifest, { final }) => manifests.write(paths.manifest, manifest, { durable: final }),
-        writeHeartbeat: (iso) => atomic.write(paths.heartbeat, `${iso}\n`, { durable: false })
+        writeManifest: (manifest, { final }) => runs.writeManifest(paths, manifest, { final }),
+        writeHeartbeat: (iso) => runs.writeHeartbeat(paths, iso)
       })
 
-      /** A write the run can do without: its failure is logged and the run goes on. */
-      const bestEffort = (what: string) =>
-        Effect.catchAll((error: PersistenceError) => Effect.logWarning(`could not write ${what}: ${error.message}`))
-
-      // ---- bootstrap -------------------------------------------------------------------------------
-
-      const entriesFor = (pipeline: Pipeline, paths: RunPaths): ReadonlyArray<CommandEntry> =>
-        pipeline.stages.map((stage, i) => freshEntry(stage, i + 1, paths, rel))
-
-      const writeCompatPointers = (paths: RunPaths, createdAt: string) =>
-        Effect.gen(function*() {
-          const pointer = CompatPointer.make({
-            redirect_to: rel(paths.artifactRoot),
-            manifest: rel(paths.manifest),
-            created_at: createdAt,
-            note: "Generated by codex CLI for backward compatibility."
-          })
-          yield* atomic.write(paths.compatManifest, `${JSON.stringify(pointer, null, 2)}\n`)
-          const linkDir = path.dirname(paths.localMcpManifest)
-          const linkTarget = path.relative(linkDir, paths.manifest)
-          yield* fs.makeDirectory(linkDir, { recursive: true }).pipe(
-            Effect.zipRight(fs.symlink(linkTarget, paths.localMcpManifest)),
-            Effect.catchAll(() => atomic.write(paths.localMcpManifest, `${JSON.stringify(pointer, null, 2)}\n`))
-          )
-        })
-
-      const bootstrap = (request: StartRequest, pipeline: Pipeline) =>
-        Effect.gen(function*() {
-          const startedMillis = yield* now
-          const runId = makeRunId(startedMillis, randomBytes(4))
-          const paths = runPaths(settings, request.taskId, runId)
-          const startedAt = isoAt(startedMillis)
-          const token = randomBytes(32).toString("hex")
-          const manifest = RunManifest.make({
-            version: 1,
-            task_id: request.taskId,
-            task_slug: request.taskId,
-            run_id: runId,
-            parent_run_id: request.parentRunId ?? null,
-            pipeline_id: pipeline.id,
-            pipeline_title: pipeline.title,
-            runner: "codex-cli",
-            approval_policy: request.approvalPolicy ?? null,
-            status: "in_progress",
-            status_detail: null,
-            started_at: startedAt,
-            completed_at: null,
-            updated_at: startedAt,
-            heartbeat_at: startedAt,
-            heartbeat_interval_seconds: 5,
-            heartbeat_stale_after_seconds: 30,
-            artifact_root: rel(paths.artifactRoot),
-            compat_path: rel(paths.compatDir),
-            log_path: rel(paths.runnerLog),
-            summary: null,
-            metrics_recorded: false,
-            resume_token: token,
-            resume_events: [],
-            approvals: [],
-            commands: entriesFor(pipeline, paths),
-            child_runs: [],
-            run_summary_path: null
-          })
-          yield* manifests.write(paths.manifest, manifest, { durable: false })
-          // Once the manifest says in_progress, the run goes on: these files are conveniences (the token is
-          // in the manifest too, the first heartbeat tick rewrites .heartbeat), and aborting here would
-          // leave a manifest that claims a run nobody is running.
-          yield* atomic.write(paths.resumeToken, `${token}\n`, { mode: 0o600 }).pipe(bestEffort(".resume-token"))
-          yield* sinkFor(paths).writeHeartbeat(startedAt).pipe(bestEffort(".heartbeat"))
-          yield* writeCompatPointers(paths, startedAt).pipe(bestEffort("the compatibility pointers"))
-          return { manifest, paths }
-        })
-
-      // ---- stages ----------------------------------------------------------------------------------
-
-      const setEntry = (index: number, f: (entry: CommandEntry) => CommandEntry) => (manifest: RunManifest) =>
-        RunManifest.make({
-          ...manifest,
-          commands: manifest.commands.map((entry) => (entry.index === index ? f(entry) : entry))
-        })
-
-      /**
-       * A stage's progress in the manifest. The change stays in memory when the write fails, so the next
-       * write (a later stage, a heartbeat, the final flush) carries it; only the final write is fatal.
-       */
-      const record = (ctx: RunContext, f: (manifest: RunManifest) => RunManifest) =>
-        ctx.store.update(f).pipe(
-          Effect.asVoid,
-          Effect.catchAll((error) => Effect.logWarning(`manifest not written, the next write will carry the change: ${error.message}`))
-        )
-
-      const runCommandStage = (ctx: RunContext, stage: CommandStage, index: number, total: number) =>
-        Effect.scoped(Effect.gen(function*() {
-          const startedMillis = yield* now
-          const info = { index, total, id: stage.id, title: stage.title }
-          const logPath = ctx.paths.commandLog(index, stage.id)
-          yield* record(ctx, setEntry(index, (entry) =>
-            CommandEntry.make({
-              ...entry,
-              command: stage.command,
-              status: "running",
-              started_at: isoAt(startedMillis),
-              completed_at: null,
-              exit_code: null,
-              summary: null,
-              log_path: rel(logPath),
-              error_file: null
-            })
-          ))
-          yield* progress.stageStarted(info)
-          const config = yield* pipelines.config
-          const redactor = yield* Redactor.make({ env: stage.env ?? {}, patterns: config.redact })
-          // Logs that cannot be opened end the stage like logs that cannot be written: as a stage error.
-          const run = Effect.gen(function*() {
-            yield* fs.makeDirectory(ctx.paths.commandsDir, { recursive: true }).pipe(Effect.mapError(toPersistenceError("create", ctx.paths.commandsDir)))
-            const stageLog = yield* Effect.provideService(NdjsonLog.open(logPath), FileSystem.FileSystem, fs)
-            const runnerLog = yield* Effect.provideService(NdjsonLog.open(ctx.paths.runnerLog), FileSystem.FileSystem, fs)
-            return yield* stages.run({
-              index,
-              command: stage.command,
-              cwd: path.resolve(settings.root, stage.cwd ?? "."),
-              env: stage.env ?? {},
-              ...(stage.timeoutMs !== undefined ? { timeoutMs: stage.timeoutMs } : {}),
-              stageLog,
-              runnerLog,
-              redactor
-            })
-          })
-          const raced = yield* Effect.raceFirst(
-            Effect.either(run).pipe(Effect.map((result) => ({ _tag: "Ran" as const, result }))),
-            Effect.map(shutdown.requested, (signal) => ({ _tag: "Stopped" as const, signal }))
-          )
-          const completedMillis = yield* now
-          const completedAt = isoAt(completedMillis)
-          if (raced._tag === "Stopped") {
-            yield* record(ctx, setEntry(index, (entry) =>
-              CommandEntry.make({ ...entry, status: "failed", completed_at: completedAt, summary: `Cancelled by ${raced.signal}` })
-            ))
-            yield* progress.stageFinished(info, "cancelled", completedMillis - startedMillis)
-            return { _tag: "Stopped" as const, signal: raced.signal }
-          }
-          if (raced.result._tag === "Left") {
-            const message = raced.result.left.message
-            yield* Effect.logWarning(`stage ${stage.id} could not run: ${message}`)
-            yield* record(ctx, (manifest) =>
-              RunManifest.make({
-                ...setEntry(index, (entry) =>
-                  CommandEntry.make({ ...entry, status: "failed", completed_at: completedAt, summary: message })
-                )(manifest),
-                status_detail: `stage:${stage.id}:error`
-              })
-            )
-            yield* progress.stageFinished(info, "error", completedMillis - startedMillis)
-            return { _tag: "Failed" as const, truncation: [] }
-          }
-          const outcome = raced.result.right
-          const ok = outcome.exitCode === 0 && !outcome.timedOut
-          const summary = outcome.timedOut
-            ? `Timed out after ${stage.timeoutMs ?? 0} ms`
-            : stageSummary(outcome, stage.summaryHint)
-          let errorFile: string | null = null
-          if (!ok) {
-            const errorPath = ctx.paths.errorFile(index, stage.id)
-            const file = StageErrorFile.make({
-              run_id: ctx.runId,
-              task_id: ctx.taskId,
-              command_index: index,
-              command_id: stage.id,
-              command: redactor.mask(stage.command),
-              reason: "command-failed",
-              details: errorFileDetails(outcome),
-              created_at: completedAt
-            })
-            const text = yield* Schema.encode(StageErrorFileJson)(file).pipe(Effect.orDie)
-            errorFile = yield* atomic.write(errorPath, `${text}\n`, { durable: false }).pipe(
-              Effect.as(rel(errorPath)),
-              Effect.catchAll((error) => Effect.as(Effect.logWarning(`could not write error file: ${error.message}`), null))
-            )
-          }
-          const status = ok ? "succeeded" : stage.allowFailure === true ? "skipped" : "failed"
-          yield* record(ctx, (manifest) => {
-            const next = setEntry(index, (entry) =>
-              CommandEntry.make({
-                ...entry,
-                status,
-                completed_at: completedAt,
-                exit_code: outcome.exitCode,
-                summary,
-                error_file: errorFile
-              })
-            )(manifest)
-            return status === "failed" ? RunManifest.make({ ...next, status_detail: `stage:${stage.id}:failed` }) : next
-          })
-          yield* progress.stageFinished(info, status, completedMillis - startedMillis)
-          const truncation = truncationLines(stage.id, outcome)
-          return status === "failed"
-            ? { _tag: "Failed" as const, truncation }
-            : { _tag: "Passed" as const, truncation }
-        }))
-
-      const runSubpipelineStage = (ctx: RunContext, stage: SubpipelineStage, index: number, total: number) =>
-        Effect.gen(function*() {
-          const startedMillis = yield* now
-          const info = { index, total, id: stage.id, title: stage.title }
-          yield* record(ctx, setEntry(index, (entry) =>
-            CommandEntry.make({ ...entry, status: "running", started_at: isoAt(startedMillis), completed_at: null, summary: null })
-          ))
-          yield* progress.stageStarted(info)
-          const child = yield* startRun(
-            { taskId: ctx.taskId as TaskId, pipelineId: stage.pipeline, parentRunId: ctx.runId, approvalPolicy: ctx.approvalPolicy },
-            (childRunId, childManifestPath) =>
-              record(ctx, (manifest) =>
-                RunManifest.make({
-                  ...setEntry(index, (entry) => CommandEntry.make({ ...entry, sub_run_id: childRunId }))(manifest),
-                  child_runs: [
-                    ...manifest.child_runs.filter((c) => c.run_id !== childRunId),
-                    ChildRunRef.make({ run_id: childRunId, pipeline_id: stage.pipeline, status: "in_progress", manifest: childManifestPath })
-                  ]
-                })
-              )
-          )
-          const childStatus = child.manifest.status
-          const completedMillis = yield* now
-          const status = childStatus === "succeeded" ? "succeeded" : stage.optional === true && childStatus === "failed" ? "skipped" : "failed"
-          const review = buildRunSummary(child.manifest, isoAt(completedMillis)).review.summary
-          yield* record(ctx, (manifest) => {
-            const next = RunManifest.make({
-              ...setEntry(index, (entry) =>
-                CommandEntry.make({ ...entry, status, completed_at: isoAt(completedMillis), summary: review, sub_run_id: child.manifest.run_id })
-              )(manifest),
-              child_runs: manifest.child_runs.map((c) =>
-                c.run_id === child.manifest.run_id ? ChildRunRef.make({ ...c, status: childStatus }) : c
-              )
-            })
-            return status === "failed" && childStatus !== "cancelled"
-              ? RunManifest.make({ ...next, status_detail: `subpipeline:${stage.pipeline}:failed` })
-              : next
-          })
-          yield* progress.stageFinished(info, childStatus === "cancelled" ? "cancelled" : status, completedMillis - startedMillis)
-          if (childStatus === "cancelled") {
-            const signal = child.manifest.status_detail?.replace(/^cancelled:/, "")
-            return { _tag: "Stopped" as const, signal: signal === "SIGTERM" ? "SIGTERM" as const : "SIGINT" as const }
-          }
-          return status === "failed" ? { _tag: "Failed" as const, truncation: [] } : { _tag: "Passed" as const, truncation: [] }
-        })
-
-      const runStage = (ctx: RunContext, stage: Stage, index: number, total: number) =>
-        stage.kind === "command" ? runCommandStage(ctx, stage, index, total) : runSubpipelineStage(ctx, stage, index, total)
-
-      /** Runs every stage not already done, in order, until one fails or a stop is requested. */
-      const runStages = (ctx: RunContext, truncation: Array<string>) =>
+      /** Every stage not done yet, in order, until one fails or a stop is requested. */
+      const runStages = (ctx: RunContext, runChild: RunChild) =>
         Effect.gen(function*() {
           const total = ctx.pipeline.stages.length
           for (const [i, stage] of ctx.pipeline.stages.entries()) {
-            const index = i + 1
-            const current = yield* ctx.store.current
-            const entry = current.commands.find((c) => c.index === index)
-            if (entry !== undefined && (entry.status === "succeeded" || entry.status === "skipped")) continue
+            const info = { index: i + 1, total, id: stage.id, title: stage.title }
+            const entry = (yield* ctx.store.current).commands.find((c) => c.index === info.index)
+            if (entry !== undefined && isDone(entry)) continue
             const received = yield* shutdown.received
             if (Option.isSome(received)) return { _tag: "Stopped", signal: received.value } satisfies LoopEnd
-            const result = yield* runStage(ctx, stage, index, total)
+            const result = stage.kind === "command" ? yield* stages.command(ctx, stage, info) : yield* stages.subpipeline(ctx, stage, info, runChild)
             if (result._tag === "Stopped") return { _tag: "Stopped", signal: result.signal } satisfies LoopEnd
-            truncation.push(...result.truncation)
             if (result._tag === "Failed") break
           }
           return { _tag: "Completed" } satisfies LoopEnd
         })
 
-      // ---- completion ------------------------------------------------------------------------------
-
-      const guardrailStdout = (ctx: RunContext, manifest: RunManifest) =>
-        Effect.gen(function*() {
-          const guard = manifest.commands.find(isGuardrailStage)
-          if (guard === undefined || guard.log_path === null) return ""
-          const logPath = path.resolve(settings.root, guard.log_path)
-          const text = yield* fs.readFileString(logPath).pipe(Effect.orElseSucceed(() => ""))
-          return text.split("\n").flatMap((line) => {
-            const match = /"type":"command:stdout","data":("(?:[^"\\]|\\.)*")/.exec(line)
-            return match?.[1] === undefined ? [] : [JSON.parse(match[1]) as string]
-          }).join("")
-        })
-
-      const finish = (ctx: RunContext, end: LoopEnd, truncation: ReadonlyArray<string>) =>
-        Effect.gen(function*() {
-          const completedAt = isoAt(yield* now)
-          const before = yield* ctx.store.current
-          const failed = before.commands.some((c) => c.status === "failed")
-          const status = end._tag === "Stopped" ? "cancelled" as const : failed ? "failed" as const : "succeeded" as const
-          const detail = end._tag === "Stopped" ? `cancelled:${end.signal}` : failed ? before.status_detail : null
-          const guardrail = guardrailOf(before.commands.find(isGuardrailStage), yield* guardrailStdout(ctx, before))
-          yield* ctx.store.modify((manifest) =>
-            RunManifest.make({
-              ...manifest,
-              status,
-              status_detail: detail,
-              completed_at: completedAt,
-              heartbeat_at: completedAt,
-              run_summary_path: rel(ctx.paths.runSummary)
-            })
-          )
-          yield* ctx.store.modify((manifest) => RunManifest.make({ ...manifest, summary: summaryText(manifest, guardrail, truncation) }))
-          const settled = yield* ctx.store.current
-          const runSummary = buildRunSummary(settled, completedAt)
-          const summaryJson = yield* Schema.encode(RunSummaryJson)(runSummary).pipe(Effect.orDie)
-          yield* atomic.write(ctx.paths.runSummary, `${summaryJson}\n`, { durable: true }).pipe(bestEffort("run-summary.json"))
-          if (!settled.metrics_recorded) {
-            yield* metrics.append(ctx.taskId, buildMetricsLine(settled, completedAt)).pipe(
-              Effect.zipRight(ctx.store.modify((manifest) => RunManifest.make({ ...manifest, metrics_recorded: true }))),
-              Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
-            )
-          }
-          yield* sinkFor(ctx.paths).writeHeartbeat(completedAt).pipe(bestEffort(".heartbeat"))
-          const completed = { taskId: ctx.taskId, runId: ctx.runId, summary: runSummary }
-          // From the final manifest on, the run is over: its history must survive a kill before the snapshot.
-          yield* coordinator.parkAhead(completed).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`could not park the run summary ahead of the snapshot: ${error.message}`))
-          )
-          const flushed = yield* Effect.either(ctx.store.flush)
-          // The run's history is kept even when its final manifest cannot be: the run did happen.
-          yield* coordinator.handleRunCompleted(completed).pipe(
-            // Already logged by the coordinator together with the snapshot's outcome; once is enough.
-            Effect.catchTag("PersistenceError", () => Effect.void)
-          )
-          if (Either.isLeft(flushed)) return yield* flushed.left
-          const final = yield* ctx.store.current
-          yield* progress.runFinished(ctx.runId, final.status)
-          const exitCode = end._tag === "Stopped" ? exitCodeFor(end.signal) : status === "succeeded" ? 0 : 1
-          return { manifest: final, exitCode } satisfies RunResult
-        })
-
-      /** The part shared by start and resume: heartbeat, stages, completion. */
-      const drive = (ctx: RunContext, truncation: Array<string>) =>
+      const drive = (place: RunPlace, pipeline: Pipeline, manifest: RunManifest, reopened: boolean): Effect.Effect<RunResult, PersistenceError> =>
         Effect.scoped(Effect.gen(function*() {
-          yield* Heartbeat.start(ctx.store)
-          yield* progress.runStarted(ctx.runId, ctx.pipeline.id)
-          const end = yield* runStages(ctx, truncation)
-          return yield* finish(ctx, end, truncation)
+          const store = yield* ManifestStore.make(manifest, sinkFor(place.paths))
+          if (reopened) yield* store.update((m) => m)
+          const ctx: RunContext = { ...place, pipeline, approvalPolicy: manifest.approval_policy, store, truncation: [] }
+          yield* Heartbeat.start(store)
+          yield* progress.runStarted(ctx.runId, pipeline.id)
+          return yield* completion.finish(ctx, yield* runStages(ctx, childOf(ctx)))
         }))
 
-      /**
-       * Temp files of killed writers in directories that no later run writes to (a run's own directories,
-       * its pointers under mcp/ and local-mcp/, pending/) are swept by the next run of the task; the most recent runs are enough, since each
-       * run sweeps after the ones before it.
-       */
-      const sweepAbandoned = (taskId: string) =>
-        Effect.gen(function*() {
-          const task = taskPaths(settings, taskId)
-          const recentRuns = (dir: string) =>
-            fs.readDirectory(dir).pipe(
-              Effect.map((names) => names.filter((name) => Either.isRight(decodeRunId(name))).sort().slice(-RECENT_RUNS_SWEPT)),
-              Effect.map((names) => names.map((name) => path.join(dir, name))),
-              Effect.catchAll((error) => Effect.as(Effect.logDebug(`nothing to sweep in ${dir}: ${error.message}`), []))
-            )
-          const runDirs = yield* Effect.forEach(
-            [path.join(task.taskRunsDir, "cli"), path.join(task.taskRunsDir, "mcp"), task.taskRunsDir, path.join(settings.runsDir, "local-mcp")],
-            recentRuns
-          )
-          const dirs = [...runDirs.flat(), task.pendingDir]
-          yield* Effect.forEach(dirs, atomic.sweep, { discard: true })
-        })
+      const startRun = (request: NewRun, pipeline: Pipeline, link: (runId: string, manifestPath: string) => Effect.Effect<void>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const startedMillis = yield* Clock.currentTimeMillis
+          const runId = makeRunId(startedMillis, randomBytes(4))
+          const place = { taskId: request.taskId, runId, paths: runPaths(settings, request.taskId, runId) }
+          const manifest = newManifest({ ...request, pipeline, paths: place.paths, runId, startedAt: isoAt(startedMillis), rel })
+          yield* runs.create(place, manifest)
+          yield* runs.sweep(request.taskId)
+          yield* link(runId, rel(place.paths.manifest))
+          return yield* drive(place, pipeline, manifest, false)
+        }))
 
-      const startRun = (
-        request: StartRequest,
-        onBootstrapped: (runId: string, manifestPath: string) => Effect.Effect<void, PersistenceError>
-      ): Effect.Effect<RunResult, EngineError> =>
+      /** Reopens a run under its own id with a new resume event; done stages keep their entries. */
+      const continueRun = (located: LocatedRun, pipeline: Pipeline, event: ResumeEvent) =>
         Effect.gen(function*() {
-          const { pipeline } = yield* pipelines.resolve(request.pipelineId)
-          const { manifest, paths } = yield* bootstrap(request, pipeline)
-          yield* sweepAbandoned(request.taskId)
-          yield* onBootstrapped(manifest.run_id, rel(paths.manifest))
-          const store = yield* ManifestStore.make(manifest, sinkFor(paths))
-          return yield* drive({
-            taskId: request.taskId,
-            runId: manifest.run_id,
-            paths,
-            pipeline,
-            approvalPolicy: request.approvalPolicy ?? null,
-            store
-          }, [])
-        })
-
-      const resumeRun = (request: ResumeRequest) =>
-        Effect.gen(function*() {
-          const located = yield* locator.find(request.runId)
           const previous = located.manifest
-          if (request.token !== undefined && !tokensMatch(request.token, previous.resume_token)) {
-            return yield* new ResumeRefusedError({
-              runId: request.runId,
-              message: `resume token does not match run ${request.runId}`
-            })
-          }
-          const nowMillis = yield* now
-          const stale = heartbeatAge(previous, nowMillis, { heartbeatFileAt: located.heartbeatFileAt }).heartbeat_stale
-          const actor = request.actor ?? process.env["USER"] ?? "cli"
-          const reason = request.reason ?? "resume requested"
-          if (!(previous.status === "failed" || previous.status === "cancelled" || stale)) {
-            const why = previous.status === "in_progress"
-              ? "is still in progress with a fresh heartbeat"
-              : `already ${previous.status}`
-            if (isTerminal(previous.status)) {
-              // A finished run has no writer left, so the refusal can be put on record.
-              const blocked = ResumeEvent.make({ timestamp: isoAt(nowMillis), actor, reason, outcome: "blocked", detail: `run ${why}` })
-              yield* manifests.write(located.paths.manifest, RunManifest.make({
-                ...previous,
-                resume_events: [...previous.resume_events, blocked]
-              }), { durable: true })
-            }
-            return yield* new ResumeRefusedError({
-              runId: request.runId,
-              message: `run ${request.runId} ${why}; only a failed, cancelled or stale run can be resumed`
-            })
-          }
-          const { pipeline } = yield* pipelines.resolve(previous.pipeline_id)
-          const paths = located.paths
-          const commands = pipeline.stages.map((stage, i) => {
-            const done = previous.commands.find((c) => c.id === stage.id && (c.status === "succeeded" || c.status === "skipped"))
-            return done !== undefined ? CommandEntry.make({ ...done, index: i + 1 }) : freshEntry(stage, i + 1, paths, rel)
-          })
-          const accepted = ResumeEvent.make({ timestamp: isoAt(nowMillis), actor, reason, outcome: "accepted" })
-          const resumed = RunManifest.make({
-            ...previous,
+          const resumed = withFields(previous, {
             status: "in_progress",
             status_detail: "resuming",
             completed_at: null,
-            heartbeat_at: isoAt(nowMillis),
+            heartbeat_at: event.timestamp,
             summary: null,
             metrics_recorded: false,
-            resume_events: [...previous.resume_events, accepted],
-            commands
+            resume_events: [...previous.resume_events, event],
+            commands: resumedEntries(pipeline.stages, previous.commands, (stage, index) => freshEntry(stage, index, located.paths, rel))
           })
-          const store = yield* ManifestStore.make(resumed, sinkFor(paths))
-          yield* store.update((manifest) => manifest)
-          return yield* drive({
-            taskId: located.taskId,
-            runId: previous.run_id,
-            paths,
-            pipeline,
-            approvalPolicy: previous.approval_policy,
-            store
-          }, [])
+          // A stale run's orchestrator died: what it left of its stage is stopped before anything runs again.
+          yield* processes.stopLeftover(located.paths, Duration.millis(DEFAULT_STOP_GRACE_MS))
+          return yield* drive({ taskId: located.taskId, runId: previous.run_id, paths: located.paths }, pipeline, resumed, true)
         })
 
-      return {
-        start: (request) => startRun(request, () => Effect.void),
-        resume: resumeRun
-      }
+      /** Whether an owned run may be resumed now: refused runs that are over get a `blocked` event on record. */
+      const admit = (located: LocatedRun, actor: string, reason: string) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const stale = heartbeatAge(located.manifest, now, { heartbeatFileAt: located.heartbeatFileAt }).heartbeat_stale
+          const decision = resumeDecision(located.manifest, stale)
+          const timestamp = isoAt(now)
+          if (decision._tag === "Resume") return ResumeEvent.make({ timestamp, actor, reason, outcome: "accepted" })
+          const runId = located.manifest.run_id
+          if (decision.record) {
+            const blocked = ResumeEvent.make({ timestamp, actor, reason, outcome: "blocked", detail: `run ${decision.why}` })
+            yield* runs.writeManifest(located.paths, withFields(located.manifest, { resume_events: [...located.manifest.resume_events, blocked] }), { final: true })
+          }
+          return yield* new ResumeRefusedError({ runId, message: `run ${runId} ${decision.why}; only a failed, cancelled or stale run can be resumed` })
+        })
+
+      /** A sub-pipeline's child: its earlier run continued when it can be, else a new one. */
+      const childOf = (parent: RunContext): RunChild => (stage, previousChild, link) =>
+        Effect.gen(function*() {
+          const request = { taskId: parent.taskId, pipelineId: stage.pipeline, parentRunId: parent.runId, approvalPolicy: parent.approvalPolicy }
+          const pipeline = yield* pipelineOf(stage.pipeline).pipe(Effect.orDie)
+          if (previousChild !== null) {
+            const continued = yield* Effect.scoped(Effect.gen(function*() {
+              const admitted = yield* Effect.either(Effect.gen(function*() {
+                const place = yield* runs.locate(previousChild)
+                yield* runs.own(place)
+                const located = yield* runs.read(place)
+                return { located, event: yield* admit(located, "codex-orchestrator", `parent run ${parent.runId} resumed`) }
+              }))
+              if (Either.isLeft(admitted)) {
+                yield* Effect.logDebug(`child run ${previousChild} not continued (${admitted.left.message}); starting a new one`)
+                return Option.none()
+              }
+              const { located, event } = admitted.right
+              yield* link(located.manifest.run_id, rel(located.paths.manifest))
+              return Option.some(yield* continueRun(located, pipeline, event))
+            }))
+            if (Option.isSome(continued)) return continued.value.manifest
+          }
+          // A new run id is never owned by anyone else.
+          return (yield* startRun(request, pipeline, link).pipe(Effect.catchTag("RunBusyError", Effect.die))).manifest
+        })
+
+      const start = (request: StartRequest) =>
+        Effect.gen(function*() {
+          const pipeline = yield* pipelineOf(request.pipelineId)
+          yield* runs.prepare(request.taskId)
+          return yield* startRun(request, pipeline, noLink)
+        })
+
+      const resume = (request: ResumeRequest) =>
+        Effect.gen(function*() {
+          const place = yield* runs.locate(request.runId)
+          return yield* Effect.scoped(Effect.gen(function*() {
+            // Ownership first: two resumes of one run can never both read it as resumable.
+            yield* runs.own(place)
+            const located = yield* runs.read(place)
+            if (request.token !== undefined && !tokensMatch(request.token, located.manifest.resume_token)) {
+              return yield* new ResumeRefusedError({ runId: request.runId, message: `resume token does not match run ${request.runId}` })
+            }
+            const event = yield* admit(located, request.actor ?? settings.env["USER"] ?? "cli", request.reason ?? "resume requested")
+            return yield* continueRun(located, yield* pipelineOf(located.manifest.pipeline_id), event)
+          }))
+        })
+
+      return { start, resume }
     })
   )
-}
-
-const freshEntry = (stage: Stage, index: number, paths: RunPaths, rel: (absolute: string) => string): CommandEntry =>
-  CommandEntry.make({
-    index,
-    id: stage.id,
-    title: stage.title,
-    command: stage.kind === "command" ? stage.command : null,
-    kind: stage.kind,
-    status: "pending",
-    started_at: null,
-    completed_at: null,
-    exit_code: null,
-    summary: null,
-    log_path: stage.kind === "command" ? rel(paths.commandLog(index, stage.id)) : null,
-    error_file: null,
-    sub_run_id: null
-  })
-
-/** Constant-time comparison of a presented resume token with the run's. */
-const tokensMatch = (presented: string, expected: string): boolean => {
-  const digest = (value: string) => createHash("sha256").update(value.trim()).digest()
-  return timingSafeEqual(digest(presented), digest(expected))
 }

@@ -57,13 +57,19 @@ export const guardrailLine = (guardrail: Guardrail): string => {
   }
 }
 
-export const guardrailRecommendation = (guardrail: Guardrail): string | undefined => {
+/** Where the project keeps its spec guard, when it has one. */
+export const SPEC_GUARD_SCRIPT = "scripts/spec-guard.sh"
+
+/** What to do about a missing or failed guardrail, pointing only at what the project has. */
+export const guardrailRecommendation = (guardrail: Guardrail, hasSpecGuard: boolean): string | undefined => {
   switch (guardrail._tag) {
     case "Missing":
-      return "Guardrail command missing; run scripts/run-mcp-diagnostics.sh --no-watch to capture reviewer diagnostics."
+      return hasSpecGuard
+        ? `Guardrail command missing; add a stage running \`bash ${SPEC_GUARD_SCRIPT} --dry-run\` (as the built-in diagnostics pipeline does).`
+        : "Guardrail command missing; add a stage whose command runs spec-guard and prints `spec-guard: N passed, F failed`."
     case "Failed":
     case "Partial":
-      return "Guardrail failed; run `bash scripts/spec-guard.sh` and fix what it reports."
+      return `Guardrail failed; run the spec-guard stage's command${hasSpecGuard ? ` (\`bash ${SPEC_GUARD_SCRIPT}\`)` : ""} and fix what it reports.`
     default:
       return undefined
   }
@@ -88,9 +94,10 @@ export const stoppingLine = (manifest: RunManifest): string | undefined => {
 export const summaryText = (
   manifest: RunManifest,
   guardrail: Guardrail,
-  truncation: ReadonlyArray<string>
+  truncation: ReadonlyArray<string>,
+  hasSpecGuard: boolean
 ): string | null => {
-  const recommendation = guardrailRecommendation(guardrail)
+  const recommendation = guardrailRecommendation(guardrail, hasSpecGuard)
   const lines = [
     stoppingLine(manifest),
     guardrailLine(guardrail),

@@ -1,12 +1,17 @@
 import { Context, Deferred, Effect, Layer, Option } from "effect"
 
-export type StopSignal = "SIGINT" | "SIGTERM"
+export const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
+export type StopSignal = typeof STOP_SIGNALS[number]
 
-export const exitCodeFor = (signal: StopSignal): number => (signal === "SIGINT" ? 130 : 143)
+/** 128 + the signal's number (CONTRACT §2). */
+export const exitCodeFor = (signal: StopSignal): number => ({ SIGINT: 130, SIGTERM: 143, SIGHUP: 129 })[signal]
+
+export const isStopSignal = (text: string | undefined): text is StopSignal => STOP_SIGNALS.some((signal) => signal === text)
 
 /**
- * A request from outside to stop the run (Ctrl-C, SIGTERM). The engine races its stages against it so
- * a cancelled run is still an answer: marked `cancelled`, flushed, exit 130 / 143.
+ * A request from outside to stop the run (Ctrl-C, SIGTERM, a closed terminal). A running stage is
+ * stopped by it the way its timeout stops it, so a cancelled run is still an answer: marked
+ * `cancelled`, flushed, exit 130 / 143 / 129.
  */
 export interface ShutdownShape {
   readonly requested: Effect.Effect<StopSignal>

@@ -76,17 +76,21 @@ describe("status and resume of a run whose process died", () => {
   it.live("status --watch re-reads until the run is terminal and prints one JSON document", () =>
     Effect.gen(function*() {
       const root = project()
-      const run = yield* Effect.fork(runCli(root, ["start", "two", "--task", "t1", "--format", "json"]))
-      const runsDir = path.join(root, ".runs/t1/cli")
-      let runId: string | undefined
-      for (let i = 0; i < 100 && runId === undefined; i++) {
-        runId = fs.existsSync(runsDir) ? fs.readdirSync(runsDir)[0] : undefined
-        if (runId === undefined) yield* Effect.sleep("20 millis")
-      }
-      const watched = yield* runCli(root, ["status", "--run", runId ?? "", "--watch", "--interval", "1", "--format", "json"])
+      const first = yield* runCli(root, ["start", "two", "--task", "t1", "--format", "json"])
+      const runId = (JSON.parse(first.stdout) as { run_id: string }).run_id
+      const file = path.join(root, ".runs/t1/cli", runId, "manifest.json")
+      const finished = fs.readFileSync(file, "utf8")
+      const now = new Date().toISOString()
+      const manifest = readJson(file) as Record<string, unknown>
+      fs.writeFileSync(file, JSON.stringify({ ...manifest, status: "in_progress", completed_at: null, updated_at: now, heartbeat_at: now }, null, 2))
+      const stderr: Array<string> = []
+      const watching = yield* Effect.fork(runCli(root, ["status", "--run", runId, "--watch", "--interval", "1", "--format", "json"], { stderr }))
+      // The run finishes only once the watcher has said it saw it in progress: nothing races a real stage.
+      while (!stderr.some((line) => line.includes("in_progress"))) yield* Effect.sleep("10 millis")
+      fs.writeFileSync(file, finished)
+      const watched = yield* Fiber.join(watching)
       expect(watched.code).toBe(0)
       expect((JSON.parse(watched.stdout) as { status: string }).status).toBe("succeeded")
       expect(watched.stderr).toContain("in_progress")
-      yield* Fiber.join(run)
     }))
 })

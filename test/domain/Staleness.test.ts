@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { RunStatus } from "../../src/domain/RunManifest.js"
 import { isoAt } from "../../src/domain/Timestamp.js"
-import { heartbeatAge } from "../../src/run/Staleness.js"
+import { heartbeatAge } from "../../src/domain/Staleness.js"
 import { sampleManifest } from "../support/Manifests.js"
 
 const manifest = (fields: {

@@ -6,14 +6,15 @@ import { readFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { RunnerEvent } from "../../src/domain/Records.js"
-import { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
-import { Redactor } from "../../src/run/output/Redactor.js"
-import { StageProcess, type StageRequest } from "../../src/run/StageProcess.js"
-import { StageSpawner } from "../../src/run/StageSpawner.js"
+import { type NdjsonLog, openNdjsonLog } from "../../src/persistence/NdjsonLog.js"
+import { Redactor } from "../../src/domain/Redactor.js"
+import { NodeStageSpawner } from "../../src/run/stage/NodeStageSpawner.js"
+import { StageProcess, type StageRequest } from "../../src/run/stage/StageProcess.js"
+import { StageSpawner } from "../../src/run/stage/StageSpawner.js"
 
 /** Both ways of starting stages: the CLI's own, and any platform CommandExecutor (here the Node one). */
 const spawners = [
-  ["NodeStageSpawner", StageProcess.Live.pipe(Layer.provideMerge(NodeContext.layer))],
+  ["NodeStageSpawner", StageProcess.layer.pipe(Layer.provide(NodeStageSpawner), Layer.provideMerge(NodeContext.layer))],
   [
     "the platform's CommandExecutor",
     StageProcess.layer.pipe(Layer.provide(StageSpawner.fromCommandExecutor), Layer.provideMerge(NodeContext.layer))
@@ -58,15 +59,15 @@ const runStage = (
     const stageLogPath = path.join(dir, "01-stage.ndjson")
     const runnerLogPath = path.join(dir, "runner.ndjson")
     const env = options.env ?? {}
+    const stageLog = yield* openNdjsonLog(fs, stageLogPath)
     const request: StageRequest = {
       index: 1,
       command,
       cwd: dir,
-      env,
+      env: { ...process.env, ...env },
       timeoutMs: options.timeoutMs,
-      stageLog: options.slowLog ? slowed(yield* NdjsonLog.open(stageLogPath)) : yield* NdjsonLog.open(stageLogPath),
-      runnerLog: yield* NdjsonLog.open(runnerLogPath),
-      redactor: yield* Redactor.make({ env })
+      logs: { stageLog: options.slowLog ? slowed(stageLog) : stageLog, runnerLog: yield* openNdjsonLog(fs, runnerLogPath) },
+      redactor: Redactor.build({ env })
     }
     const stages = yield* StageProcess
     const outcome = yield* stages.run(request)
@@ -83,11 +84,10 @@ const failToStart = (index: number, command: string, cwdIn: (dir: string) => str
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ directory: os.tmpdir() })
-    const log = yield* NdjsonLog.open(path.join(dir, "log.ndjson"))
+    const log = yield* openNdjsonLog(fs, path.join(dir, "log.ndjson"))
     const stages = yield* StageProcess
-    const redactor = yield* Redactor.make({ env: {} })
     return yield* stages
-      .run({ index, command, cwd: cwdIn(dir), env: {}, stageLog: log, runnerLog: log, redactor })
+      .run({ index, command, cwd: cwdIn(dir), env: process.env, logs: { stageLog: log, runnerLog: log }, redactor: Redactor.empty })
       .pipe(Effect.flip)
   })
 

@@ -4,11 +4,14 @@ import * as Path from "@effect/platform/Path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock } from "effect"
 import { AtomicFile, hostTag } from "../../src/persistence/AtomicFile.js"
+import { Directories } from "../../src/persistence/Directories.js"
+import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
 import { fakeProcessInfo, HOST, SELF_PID } from "../support/PersistenceTestLayers.js"
 
 const NodeLayer = NodeContext.layer
-const TestLayer = AtomicFile.Live.pipe(
+const TestLayer = AtomicFile.layer.pipe(
+  Layer.provideMerge(Directories.layer),
   Layer.provideMerge(fakeProcessInfo({ alive: [77] })),
   Layer.provideMerge(MemoryFileSystem.layer),
   Layer.provideMerge(Path.layer)
@@ -99,5 +102,13 @@ describe("AtomicFile", () => {
       expect(yield* fs.readFileString(`${dir}/a/b.json`)).toBe("{}")
       expect((yield* fs.stat(`${dir}/a/b.json`)).mode & 0o777).toBe(0o600)
       expect(yield* fs.readDirectory(`${dir}/a`)).toEqual(["b.json"])
-    }).pipe(Effect.scoped, Effect.provide(AtomicFile.Live.pipe(Layer.provideMerge(NodeLayer)))))
+    }).pipe(Effect.scoped, Effect.provide(AtomicFile.layer.pipe(Layer.provide(Directories.layer), Layer.provide(ProcessInfo.layer), Layer.provideMerge(NodeLayer)))))
+
+  it.live("refuses a directory that cannot be made with one error naming it, where Node's recursive mkdir spins", () =>
+    Effect.gen(function*() {
+      const atomic = yield* AtomicFile
+      const error = yield* Effect.flip(atomic.write("/proc/codex-nope/a/state.json", "{}"))
+      expect(error).toMatchObject({ _tag: "PersistenceError", operation: "create directory" })
+      expect(error.message).toContain("/proc/codex-nope")
+    }).pipe(Effect.provide(AtomicFile.layer.pipe(Layer.provide(Directories.layer), Layer.provide(ProcessInfo.layer), Layer.provideMerge(NodeLayer)))))
 })

@@ -1,16 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Effect, Fiber, HashMap, Layer, Logger, type LogLevel, Option, Ref, TestClock } from "effect"
+import { Cause, Chunk, Clock, Effect, Fiber, HashMap, Logger, type LogLevel, Option, Ref, TestClock } from "effect"
 import type { Scope } from "effect"
-import * as Path from "@effect/platform/Path"
 import { PersistenceError } from "../../src/domain/Errors.js"
 import { CommandEntry, decodeRunManifest, RunManifest } from "../../src/domain/RunManifest.js"
-import { AtomicFile } from "../../src/persistence/AtomicFile.js"
-import { RunManifestWriter } from "../../src/persistence/RunManifestWriter.js"
+import { runPaths } from "../../src/Layout.js"
+import { RunDirectory } from "../../src/persistence/RunDirectory.js"
 import { isoAt } from "../../src/domain/Timestamp.js"
 import * as Heartbeat from "../../src/run/Heartbeat.js"
 import * as ManifestStore from "../../src/run/ManifestStore.js"
 import { sampleManifest, SAMPLE_RUN_ID } from "../support/Manifests.js"
 import { MemoryFileSystem } from "../support/MemoryFileSystem.js"
+import { memoryPersistence, testSettings } from "../support/PersistenceTestLayers.js"
 
 const RUN_ID = SAMPLE_RUN_ID
 
@@ -333,13 +333,13 @@ describe("Heartbeat", () => {
     capturingLogs((logs) =>
       Effect.gen(function*() {
         const disk = yield* MemoryFileSystem
-        const writer = yield* RunManifestWriter
-        const atomic = yield* AtomicFile
-        const runDir = `/repo/.runs/0101/cli/${RUN_ID}`
+        const runs = yield* RunDirectory
+        const paths = runPaths(testSettings, "0101", RUN_ID)
+        const runDir = paths.artifactRoot
         yield* disk.seed(`${runDir}/runner.ndjson`, "")
         const sink: ManifestStore.ManifestSink = {
-          writeManifest: (manifest, { final }) => writer.write(`${runDir}/manifest.json`, manifest, { durable: final }),
-          writeHeartbeat: (iso) => atomic.write(`${runDir}/.heartbeat`, `${iso}\n`)
+          writeManifest: (manifest, options) => runs.writeManifest(paths, manifest, options),
+          writeHeartbeat: (iso) => runs.writeHeartbeat(paths, iso)
         }
         const store = yield* ManifestStore.make(initialManifest, sink)
         const run = yield* Effect.fork(runWithHeartbeat(
@@ -363,13 +363,6 @@ describe("Heartbeat", () => {
         expect(final.heartbeat_at).toBe(isoAt(45_000))
         expect(final.updated_at).toBe(isoAt(47_000))
         expect(yield* disk.readString(`${runDir}/.heartbeat`)).toEqual(Option.some(`${isoAt(45_000)}\n`))
-      }).pipe(
-        Effect.provide(
-          RunManifestWriter.Live.pipe(
-            Layer.provideMerge(AtomicFile.Live),
-            Layer.provideMerge(Layer.merge(MemoryFileSystem.layer, Path.layer))
-          )
-        )
-      )
+      }).pipe(Effect.provide(memoryPersistence()))
     ))
 })

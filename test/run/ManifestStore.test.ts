@@ -49,7 +49,8 @@ describe("ManifestStore", () => {
       const written = yield* store.update(withSummary("stage one"))
       expect(written.summary).toBe("stage one")
       expect(written.updated_at).toBe(isoAt(7000))
-      expect(yield* store.lastWrittenAt).toBe(7000)
+      // The write counts as a sign of life: a beat that needs 7 s of quiet finds none.
+      expect(yield* store.beat({ quietMillis: 7000 })).toBe("heartbeat-only")
       const all = yield* Ref.get(writes)
       expect(all.map((w) => [w.manifest.summary, w.manifest.updated_at, w.final])).toEqual([
         ["stage one", isoAt(7000), false]
@@ -69,7 +70,7 @@ describe("ManifestStore", () => {
       expect(only?.manifest.summary).toBe("x")
     }))
 
-  it.effect("a failed write is reported, the change stays in memory and lastWrittenAt does not move", () =>
+  it.effect("a failed write is reported, the change stays in memory and does not count as a write", () =>
     Effect.gen(function*() {
       const { sink } = yield* recordingSink()
       const failing: ManifestStore.ManifestSink = {
@@ -84,7 +85,8 @@ describe("ManifestStore", () => {
       const error = yield* Effect.flip(store.update(withSummary("lost?")))
       expect(error._tag).toBe("PersistenceError")
       expect((yield* store.current).summary).toBe("lost?")
-      expect(yield* store.lastWrittenAt).toBe(0)
+      // Still 3 s without a manifest write: the beat tries one (and meets the failing disk).
+      expect((yield* Effect.flip(store.beat({ quietMillis: 3000 })))._tag).toBe("PersistenceError")
     }))
 
   it.effect("flush writes final: true once per call, after an in-flight write, and stops the heartbeat", () =>

@@ -56,7 +56,7 @@ describe("guardrail lines", () => {
 describe("summaryText", () => {
   it("puts the failing stage, the guardrail line, the recommendation and truncation lines in that order", () => {
     const m = manifest("failed", [entry(1, "lint", "failed"), entry(2, "spec-guard", "pending")], "stage:lint:failed")
-    const text = summaryText(m, guardrailOf(m.commands[1], ""), ["stdout of stage 'lint' truncated: 10 bytes dropped"])
+    const text = summaryText(m, guardrailOf(m.commands[1], ""), ["stdout of stage 'lint' truncated: 10 bytes dropped"], true)
     expect(text?.split("\n")).toEqual([
       "Stage 'lint' failed with exit code 2.",
       "Guardrails: spec-guard skipped (the stage did not run).",
@@ -64,11 +64,14 @@ describe("summaryText", () => {
     ])
   })
 
-  it("recommends the diagnostics script when the guardrail stage is missing, as the earlier tool did", () => {
+  it("recommends what the project has when the guardrail stage is missing", () => {
     const m = manifest("succeeded", [entry(1, "build", "succeeded")])
-    expect(summaryText(m, guardrailOf(undefined, ""), [])).toBe(
-      "Guardrails: spec-guard command not found.\nGuardrail command missing; run scripts/run-mcp-diagnostics.sh --no-watch to capture reviewer diagnostics."
+    expect(summaryText(m, guardrailOf(undefined, ""), [], true)).toBe(
+      "Guardrails: spec-guard command not found.\nGuardrail command missing; add a stage running `bash scripts/spec-guard.sh --dry-run` (as the built-in diagnostics pipeline does)."
     )
+    const without = summaryText(m, guardrailOf(undefined, ""), [], false)
+    expect(without).not.toContain("scripts/")
+    expect(without).toContain("spec-guard: N passed, F failed")
   })
 })
 

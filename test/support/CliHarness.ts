@@ -1,13 +1,15 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Effect, Layer, Logger } from "effect"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import { Context, Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { appLayer, type Platform } from "../../src/AppLayer.js"
+import { baseLayer, commandLayers } from "../../src/AppLayer.js"
 import { main } from "../../src/Cli.js"
 import { Progress } from "../../src/run/Progress.js"
 import { Shutdown, type ShutdownShape } from "../../src/run/Shutdown.js"
-import { StageProcess } from "../../src/run/StageProcess.js"
+import { NodeStageSpawner } from "../../src/run/stage/NodeStageSpawner.js"
+import type { StageSpawner } from "../../src/run/stage/StageSpawner.js"
 import { Settings, type SettingsShape } from "../../src/Settings.js"
 import { capturingConsole, text } from "./CapturingConsole.js"
 import { LEGACY_RUNS } from "./LegacyFixtures.js"
@@ -24,27 +26,32 @@ export interface CliResult {
 export interface CliOptions {
   readonly settings?: Partial<SettingsShape>
   readonly shutdown?: ShutdownShape
-  readonly stageProcess?: Layer.Layer<StageProcess, never, Platform>
+  readonly spawner?: Layer.Layer<StageSpawner, never, FileSystem.FileSystem>
+  /** Lines of stderr as they are written, for a test that waits on what a command says. */
+  readonly stderr?: Array<string>
 }
 
 /** Runs the real command tree in-process against the real disk under `root`. */
 export const runCli = (root: string, argv: ReadonlyArray<string>, options: CliOptions = {}) =>
   Effect.gen(function*() {
     const out: Array<string> = []
-    const err: Array<string> = []
+    const err: Array<string> = options.stderr ?? []
     const logs: Array<string> = []
     const shutdown = options.shutdown ?? (yield* Shutdown.make)
-    const edges = Layer.mergeAll(
-      Settings.layer(Settings.make(root, options.settings)),
-      Layer.succeed(Shutdown, shutdown),
-      Progress.Silent
-    )
+    const base = baseLayer({
+      platform: NodeContext.layer,
+      settings: Settings.layer(Settings.make(root, options.settings)),
+      shutdown: Layer.succeed(Shutdown, shutdown),
+      // Runs say nothing on stderr here; what a command prints for the person watching (status --watch) is kept.
+      progress: Layer.map(Progress.silent, (context) =>
+        Context.add(context, Progress, { ...Context.get(context, Progress), note: (line) => Effect.sync(() => void err.push(line)) }))
+    })
     const logger = Logger.replace(
       Logger.defaultLogger,
       Logger.make(({ logLevel, message }) => void logs.push(`${logLevel.label} ${text([message].flat())}`))
     )
-    const code = yield* main(argv).pipe(
-      Effect.provide(appLayer(NodeContext.layer, edges, options.stageProcess ?? StageProcess.Live)),
+    const code = yield* main(argv, commandLayers(options.spawner ?? NodeStageSpawner)).pipe(
+      Effect.provide(base),
       Effect.provide(logger),
       Effect.withConsole(capturingConsole(out, err))
     )

@@ -2,7 +2,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Terminal from "@effect/platform/Terminal"
 import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
-import { appLayer } from "../../src/AppLayer.js"
+import { baseLayer, commandLayers } from "../../src/AppLayer.js"
 import { main } from "../../src/Cli.js"
 import { Progress } from "../../src/run/Progress.js"
 import { Shutdown } from "../../src/run/Shutdown.js"
@@ -90,15 +90,15 @@ export const runWithFault = (options: FaultRunOptions) =>
     const opsBefore = (yield* disk.operations).length
     if (armedAt === 0) yield* arm
 
-    const edges = Layer.mergeAll(Settings.layer(Settings.make(ROOT)), Shutdown.layer, Progress.Silent)
-    const platform = Layer.mergeAll(
-      Layer.succeed(FileSystem.FileSystem, yield* FileSystem.FileSystem),
-      noTerminal,
-      Path.layer,
-      ScriptedExecutor.layer(options.script)
-    )
-    const fiber = yield* main(options.argv).pipe(
-      Effect.provide(appLayer(platform, edges, ScriptedExecutor.stageProcess(options.script))),
+    const platform = Layer.mergeAll(Layer.succeed(FileSystem.FileSystem, yield* FileSystem.FileSystem), noTerminal, Path.layer)
+    const base = baseLayer({
+      platform,
+      settings: Settings.layer(Settings.make(ROOT, { env: {} })),
+      shutdown: Shutdown.layer,
+      progress: Progress.silent
+    })
+    const fiber = yield* main(options.argv, commandLayers(ScriptedExecutor.spawner(options.script))).pipe(
+      Effect.provide(base),
       Effect.provide(Layer.merge(logger, Logger.minimumLogLevel(LogLevel.Debug))),
       Effect.withConsole(capturingConsole(out, err)),
       Effect.exit,

@@ -1,14 +1,11 @@
 import * as Path from "@effect/platform/Path"
 import { Effect, Layer, Logger, Option } from "effect"
+import { DEFAULT_LOCK_RETRY, LockRetrySettings } from "../../src/domain/ProjectConfig.js"
+import { Redaction, Redactor } from "../../src/domain/Redactor.js"
 import { RunSummary } from "../../src/domain/RunSummary.js"
-import { AtomicFile } from "../../src/persistence/AtomicFile.js"
-import { MetricsRecorder } from "../../src/persistence/MetricsRecorder.js"
-import { PersistenceCoordinator } from "../../src/persistence/PersistenceCoordinator.js"
-import { RunManifestWriter } from "../../src/persistence/RunManifestWriter.js"
-import { LockRetryPolicy, type LockRetryPolicyShape } from "../../src/persistence/LockRetryPolicy.js"
+import { LockRetryPolicy } from "../../src/persistence/LockRetryPolicy.js"
+import * as Persistence from "../../src/persistence/Persistence.js"
 import { ProcessInfo } from "../../src/persistence/ProcessInfo.js"
-import { TaskLock } from "../../src/persistence/TaskLock.js"
-import { TaskStateStore } from "../../src/persistence/TaskStateStore.js"
 import { Settings } from "../../src/Settings.js"
 import { MemoryFileSystem } from "./MemoryFileSystem.js"
 
@@ -23,24 +20,31 @@ export const fakeProcessInfo = (
     pid: SELF_PID,
     hostname: HOST,
     isAlive: (pid) => Effect.succeed(pid === SELF_PID || (options.alive ?? []).includes(pid)),
-    startedAtMillis: (pid) => Effect.succeed(Option.fromNullable(options.startedAt?.[pid]))
+    startedAtMillis: (pid) => Effect.succeed(Option.fromNullable(options.startedAt?.[pid])),
+    groupAlive: (pgid) => Effect.succeed((options.alive ?? []).includes(pgid)),
+    signalGroup: () => Effect.void
   })
 
-export const testSettings = Settings.make("/repo")
+export const testSettings = Settings.make("/repo", { env: {} })
 
-/** Every persistence service over an in-memory disk, with the given process table and policy. */
+/** A lock retry policy for tests, checked as the config's Schema checks it. */
+export const lockPolicy = (settings: Partial<LockRetrySettings> = {}): LockRetrySettings => LockRetrySettings.make(settings)
+
+/**
+ * The app's own persistence layer (and the mechanisms under it, for their tests) over an in-memory
+ * disk, with the given process table and policy.
+ */
 export const memoryPersistence = (
   options: {
     readonly processes?: Layer.Layer<ProcessInfo, never, MemoryFileSystem>
-    readonly policy?: LockRetryPolicyShape
+    readonly policy?: LockRetrySettings
+    readonly redactor?: Redactor
   } = {}
 ) =>
-  Layer.mergeAll(PersistenceCoordinator.Live, RunManifestWriter.Live, MetricsRecorder.Live).pipe(
-    Layer.provideMerge(TaskStateStore.Live),
-    Layer.provideMerge(TaskLock.Live),
-    Layer.provideMerge(AtomicFile.Live),
+  Layer.mergeAll(Persistence.layer, Persistence.internals).pipe(
     Layer.provideMerge(options.processes ?? fakeProcessInfo()),
-    Layer.provideMerge(LockRetryPolicy.layer(options.policy ?? LockRetryPolicy.defaults)),
+    Layer.provideMerge(LockRetryPolicy.layer(options.policy ?? DEFAULT_LOCK_RETRY)),
+    Layer.provideMerge(Layer.succeed(Redaction, options.redactor ?? Redactor.empty)),
     Layer.provideMerge(Settings.layer(testSettings)),
     Layer.provideMerge(MemoryFileSystem.layer),
     Layer.provideMerge(Path.layer)

@@ -1,8 +1,8 @@
 import { Command, CommandExecutor } from "@effect/platform"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { Deferred, Duration, Effect, Inspectable, Layer, Option, Sink, Stream } from "effect"
-import { StageProcess } from "../../src/run/StageProcess.js"
-import { StageSpawner } from "../../src/run/StageSpawner.js"
+import { StageProcess } from "../../src/run/stage/StageProcess.js"
+import { StageSpawner } from "../../src/run/stage/StageSpawner.js"
 
 /** How one scripted command behaves; time passes on the Clock, so TestClock drives it. */
 export interface ScriptedCommand {
@@ -123,6 +123,7 @@ export const ScriptedExecutor = {
       Layer.provide(StageSpawner.fromCommandExecutor),
       Layer.provide(Layer.succeed(CommandExecutor.CommandExecutor, executor))
     ),
-  /** The real StageProcess (logs, capture, masking, timeouts) over scripted commands: for engine tests. */
-  stageProcess: (script: Script): Layer.Layer<StageProcess> => ScriptedExecutor.stageProcessOn(ScriptedExecutor.make(script).executor)
+  /** Stages as scripted commands, for the app's own layers (engine and fault tests). */
+  spawner: (script: Script): Layer.Layer<StageSpawner> =>
+    StageSpawner.fromCommandExecutor.pipe(Layer.provide(ScriptedExecutor.layer(script)))
 }

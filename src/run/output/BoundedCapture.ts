@@ -1,4 +1,5 @@
-import { Effect, Sink } from "effect"
+import { Effect, type Sink } from "effect"
+import { type BatchSink, toSink } from "./BatchSink.js"
 
 /** What a capture keeps of one stream: at most `headLimit + tailLimit` bytes, with exact counts. */
 export interface CaptureSnapshot {
@@ -87,19 +88,16 @@ export class BoundedCapture {
   }
 }
 
-/** A Sink that feeds every chunk into a fresh BoundedCapture and ends with its snapshot. */
-export const captureSink = (
+/** The capture as a sink: a fresh BoundedCapture fed every batch, ending with its snapshot. */
+export const captureBatches = (
   headLimit: number = CAPTURE_HEAD_BYTES,
   tailLimit: number = CAPTURE_TAIL_BYTES
-): Sink.Sink<CaptureSnapshot, Uint8Array> =>
-  Sink.suspend(() => {
-    const capture = new BoundedCapture(headLimit, tailLimit)
-    return Sink.map(
-      Sink.forEachChunk((chunks: Iterable<Uint8Array>) =>
-        Effect.sync(() => {
-          for (const chunk of chunks) capture.push(chunk)
-        })
-      ),
-      () => capture.snapshot()
-    )
-  })
+) =>
+(): BatchSink<CaptureSnapshot> => {
+  const capture = new BoundedCapture(headLimit, tailLimit)
+  return { step: (batch) => Effect.sync(() => capture.push(batch)), done: Effect.sync(() => capture.snapshot()) }
+}
+
+/** The capture sink on its own (64 KiB a stream by default). */
+export const captureSink = (headLimit?: number, tailLimit?: number): Sink.Sink<CaptureSnapshot, Uint8Array> =>
+  toSink(captureBatches(headLimit, tailLimit))

@@ -1,14 +1,7 @@
-import { FileSystem } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
-import { Brand, Effect, Option, Schema, type Scope } from "effect"
-import { PersistenceError } from "../../domain/Errors.js"
-import { RunnerEvent } from "../../domain/Records.js"
+import { Schema } from "effect"
+import { EncodedEvents, RunnerEvent } from "../../domain/Records.js"
 import { withRoom } from "./Grow.js"
 import { maxEscapedLength, Utf8JsonEscaper } from "./JsonUtf8.js"
-
-/** Lines of ndjson that went through the RunnerEvent schema, ready to append as they are. */
-export type EncodedEvents = Uint8Array & Brand.Brand<"EncodedEvents">
-const EncodedEvents = Brand.nominal<EncodedEvents>()
 
 const RunnerEventJson = Schema.parseJson(RunnerEvent)
 const encodeLine = Schema.encodeSync(RunnerEventJson)
@@ -95,52 +88,4 @@ export class OutputLineEncoder {
     const length = end + this.buffer.write(suffix, end, "latin1")
     return EncodedEvents(this.buffer.subarray(0, length))
   }
-}
-
-/** An append-only ndjson file; appends are serialised so lines from concurrent writers never interleave. */
-export interface NdjsonLog {
-  readonly path: string
-  readonly append: (event: RunnerEvent) => Effect.Effect<void, PersistenceError>
-  readonly appendEncoded: (lines: EncodedEvents) => Effect.Effect<void, PersistenceError>
-}
-
-const persistenceError = (operation: string, path: string) => (error: PlatformError) =>
-  new PersistenceError({
-    operation,
-    path,
-    reason: error._tag === "SystemError" ? error.reason : error._tag,
-    message: `could not ${operation} ${path}: ${error.message}`,
-    cause: error
-  })
-
-/**
- * A writer killed mid-line leaves a log without its final newline; a resumed run appending to it would
- * glue its first event onto the torn one, so the torn line is ended first.
- */
-const endTornLine = (file: FileSystem.File) =>
-  Effect.gen(function* () {
-    const { size } = yield* file.stat
-    if (size === BigInt(0)) return
-    yield* file.seek(size - BigInt(1), "start")
-    const last = yield* file.readAlloc(1)
-    if (Option.isSome(last) && last.value[0] !== 0x0a) yield* file.writeAll(new Uint8Array([0x0a]))
-  })
-
-export const NdjsonLog = {
-  open: (path: string): Effect.Effect<NdjsonLog, PersistenceError, Scope.Scope | FileSystem.FileSystem> =>
-    Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const file = yield* fs.open(path, { flag: "a+" }).pipe(Effect.mapError(persistenceError("open", path)))
-      yield* endTornLine(file).pipe(Effect.mapError(persistenceError("open", path)))
-      const lock = yield* Effect.makeSemaphore(1)
-      const appendEncoded = (lines: EncodedEvents) =>
-        lines.length === 0
-          ? Effect.void
-          : lock.withPermits(1)(file.writeAll(lines)).pipe(Effect.mapError(persistenceError("append to", path)))
-      return {
-        path,
-        append: (event: RunnerEvent) => Effect.suspend(() => appendEncoded(encodeEvents([event]))),
-        appendEncoded
-      }
-    })
 }

@@ -1,7 +1,6 @@
 import { Command, CommandExecutor } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Context, Data, Effect, Layer, type Scope, Stream } from "effect"
-import type { PendingOutput } from "./output/PendingOutput.js"
+import { Context, Data, Deferred, Effect, Layer, type Scope, Stream } from "effect"
 
 /** The stage could not be run at all (missing cwd, no shell, unreadable pipe). */
 export class StageSpawnError extends Data.TaggedError("StageSpawnError")<{
@@ -17,8 +16,8 @@ export interface SpawnRequest {
   /** Run with `bash -c` in `cwd`. */
   readonly command: string
   readonly cwd: string
-  /** The stage's own variables, merged over the orchestrator's environment. */
-  readonly env: Readonly<Record<string, string>>
+  /** The whole environment of the command: what it inherits with the stage's own variables over it. */
+  readonly env: Readonly<Record<string, string | undefined>>
 }
 
 /** How the command itself ended: a code, or the signal that killed it. */
@@ -27,31 +26,24 @@ export interface ExitStatus {
   readonly signal: string | null
 }
 
-/** One output pipe of a started command. */
-export interface OutputPipe {
-  /**
-   * Reads the pipe to its end into `pending`, stopping whenever it is full; ends `pending` however
-   * the reading ends. Interrupting it stops reading.
-   */
-  readonly drainInto: (pending: PendingOutput) => Effect.Effect<void, StageSpawnError>
-}
-
 /** A command started in its own process group, alive as long as the scope it was spawned in. */
 export interface SpawnedCommand {
   readonly pid: number
   /** Waits for the command's own process to exit (not for what it left running). */
   readonly exit: Effect.Effect<ExitStatus>
-  readonly isRunning: Effect.Effect<boolean>
-  /** Signals the whole process group, then waits for the command's own process to exit. */
-  readonly kill: (signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
-  readonly stdout: OutputPipe
-  readonly stderr: OutputPipe
+  /** Signals the whole process group; does not wait for anything. */
+  readonly signal: (signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
+  /** The output, in batches; a batch is only valid until the next one is pulled. */
+  readonly stdout: Stream.Stream<Uint8Array, StageSpawnError>
+  readonly stderr: Stream.Stream<Uint8Array, StageSpawnError>
+  /** Stops reading: both streams end with what was read (a process that left the group may hold the pipes). */
+  readonly detach: Effect.Effect<void>
 }
 
 /**
- * Starts stage commands. The seam between StageProcess (what happens to the bytes, when a stage
- * ends) and the operating system: `NodeStageSpawner` is the one the CLI uses; `fromCommandExecutor`
- * runs stages on any @effect/platform CommandExecutor, such as the scripted one the unit tests use.
+ * Starts stage commands: the seam between what happens to a stage's bytes (StageProcess) and the OS.
+ * The composition root chooses: `NodeStageSpawner` for the CLI, `fromCommandExecutor` for any
+ * @effect/platform CommandExecutor, such as the scripted one of the unit tests.
  */
 export class StageSpawner extends Context.Tag("codex-orchestrator/StageSpawner")<
   StageSpawner,
@@ -82,29 +74,27 @@ const awaitExit = (process: CommandExecutor.Process): Effect.Effect<ExitStatus> 
     )
   )
 
-const streamPipe = (request: SpawnRequest, stream: Stream.Stream<Uint8Array, PlatformError>, name: string): OutputPipe => ({
-  drainInto: (pending) =>
-    Stream.runForEach(stream, (chunk) => pending.push(chunk)).pipe(
-      Effect.mapError(platformSpawnError(request, `could not read ${name}`)),
-      Effect.ensuring(Effect.sync(() => pending.end()))
+const spawnWith = (executor: CommandExecutor.CommandExecutor) => (request: SpawnRequest) =>
+  Effect.gen(function*() {
+    const env: Record<string, string> = {}
+    for (const [name, value] of Object.entries(request.env)) if (value !== undefined) env[name] = value
+    const command = Command.make("bash", "-c", request.command).pipe(
+      Command.workingDirectory(request.cwd),
+      Command.env(env),
+      Command.stdin(Stream.empty)
     )
-})
-
-const spawnWith = (executor: CommandExecutor.CommandExecutor) => (request: SpawnRequest) => {
-  const command = Command.make("bash", "-c", request.command).pipe(
-    Command.workingDirectory(request.cwd),
-    Command.env(request.env),
-    Command.stdin(Stream.empty)
-  )
-  return executor.start(command).pipe(
-    Effect.mapError(platformSpawnError(request, "could not start")),
-    Effect.map((process): SpawnedCommand => ({
+    const process = yield* executor.start(command).pipe(Effect.mapError(platformSpawnError(request, "could not start")))
+    const scope = yield* Effect.scope
+    const detached = yield* Deferred.make<void>()
+    const output = (stream: Stream.Stream<Uint8Array, PlatformError>, name: string) =>
+      stream.pipe(Stream.mapError(platformSpawnError(request, `could not read ${name}`)), Stream.interruptWhen(Deferred.await(detached)))
+    return {
       pid: process.pid,
       exit: awaitExit(process),
-      isRunning: process.isRunning.pipe(Effect.orElseSucceed(() => false)),
-      kill: (signal) => process.kill(signal).pipe(Effect.ignore),
-      stdout: streamPipe(request, process.stdout, "stdout"),
-      stderr: streamPipe(request, process.stderr, "stderr")
-    }))
-  )
-}
+      // The platform's kill waits for the exit; the seam promises only to send the signal.
+      signal: (signal) => Effect.asVoid(Effect.forkIn(Effect.ignore(process.kill(signal)), scope)),
+      stdout: output(process.stdout, "stdout"),
+      stderr: output(process.stderr, "stderr"),
+      detach: Deferred.succeed(detached, undefined).pipe(Effect.asVoid)
+    } satisfies SpawnedCommand
+  })

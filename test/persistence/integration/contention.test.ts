@@ -2,10 +2,8 @@
  * Integration: contention for one task's state on the real disk, from 50 fibers and from 100 OS processes.
  * Whatever the contention, every run ends up in state.json or parked, and one more run merges them all.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import { build } from "esbuild"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
@@ -23,7 +21,7 @@ const TASK = "contended"
 let scratch = ""
 let runner = ""
 
-const onDisk = (root: string) => Layer.provide(livePersistence(Settings.make(root)), Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+const onDisk = (root: string) => livePersistence(Settings.make(root))
 
 const stateRunIds = (root: string): Array<string> => {
   const file = join(root, "out", TASK, "state.json")

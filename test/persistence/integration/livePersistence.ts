@@ -1,19 +1,16 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
-import { AtomicFile } from "../../../src/persistence/AtomicFile.js"
+import { Redaction, Redactor } from "../../../src/domain/Redactor.js"
 import { LockRetryPolicy } from "../../../src/persistence/LockRetryPolicy.js"
-import { PersistenceCoordinator } from "../../../src/persistence/PersistenceCoordinator.js"
+import * as Persistence from "../../../src/persistence/Persistence.js"
 import { ProcessInfo } from "../../../src/persistence/ProcessInfo.js"
-import { TaskLock } from "../../../src/persistence/TaskLock.js"
-import { TaskStateStore } from "../../../src/persistence/TaskStateStore.js"
 import { Settings, type SettingsShape } from "../../../src/Settings.js"
 
-/** The real persistence stack over whatever FileSystem and Path are provided (the real disk, here). */
+/** The app's own persistence layer over the real disk, as one OS process of the contention test uses it. */
 export const livePersistence = (settings: SettingsShape) =>
-  PersistenceCoordinator.Live.pipe(
-    Layer.provideMerge(TaskStateStore.Live),
-    Layer.provideMerge(TaskLock.Live),
-    Layer.provideMerge(AtomicFile.Live),
-    Layer.provideMerge(ProcessInfo.Live),
-    Layer.provideMerge(LockRetryPolicy.Default),
-    Layer.provideMerge(Settings.layer(settings))
+  Persistence.layer.pipe(
+    Layer.provide(ProcessInfo.layer),
+    Layer.provide(Layer.mergeAll(LockRetryPolicy.layer(), Layer.succeed(Redaction, Redactor.empty), Settings.layer(settings))),
+    Layer.provideMerge(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
   )

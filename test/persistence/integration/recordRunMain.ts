@@ -3,9 +3,7 @@
  *   node record-run.mjs <root> <taskId> <n>
  * Prints the coordinator outcome as one JSON line on stdout.
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import { PersistenceCoordinator } from "../../../src/persistence/PersistenceCoordinator.js"
 import { Settings } from "../../../src/Settings.js"
 import { livePersistence } from "./livePersistence.js"
@@ -21,7 +19,7 @@ const program = Effect.gen(function*() {
 
 Effect.runPromise(
   program.pipe(
-    Effect.provide(livePersistence(Settings.make(root!)).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)))),
+    Effect.provide(livePersistence(Settings.make(root!))),
     Logger.withMinimumLogLevel(LogLevel.Error)
   )
 ).catch((error: unknown) => {

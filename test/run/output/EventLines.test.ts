@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { encodeEvents, OutputLineEncoder } from "../../../src/run/output/NdjsonLog.js"
+import { encodeEvents, OutputLineEncoder } from "../../../src/run/output/EventLines.js"
 
 const text = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? new Uint8Array(0)).toString("utf8")
 const utf8 = (value: string): Uint8Array => Buffer.from(value, "utf8")

@@ -1,17 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
-import { PersistenceError } from "../../src/domain/Errors.js"
-import { RunnerEvent, StageErrorFile, StageErrorFileJson } from "../../src/domain/Records.js"
-import type { NdjsonLog } from "../../src/run/output/NdjsonLog.js"
-import { Redactor } from "../../src/run/output/Redactor.js"
-import {
-  errorFileDetails,
-  type StageOutcome,
-  StageProcess,
-  stageSummary,
-  truncationLines
-} from "../../src/run/StageProcess.js"
-import { ScriptedExecutor, type Script } from "../support/ScriptedExecutor.js"
+import { PersistenceError } from "../../../src/domain/Errors.js"
+import { RunnerEvent, StageErrorFile, StageErrorFileJson } from "../../../src/domain/Records.js"
+import type { NdjsonLog } from "../../../src/persistence/NdjsonLog.js"
+import { Redactor } from "../../../src/domain/Redactor.js"
+import { type StageOutcome, StageProcess } from "../../../src/run/stage/StageProcess.js"
+import { errorFileCommand, errorFileDetails, stageSummary, truncationLines } from "../../../src/run/stage/StageReport.js"
+import { ScriptedExecutor, type Script } from "../../support/ScriptedExecutor.js"
 
 const decodeEvent = Schema.decodeUnknownSync(Schema.parseJson(RunnerEvent))
 
@@ -20,7 +15,6 @@ const memoryLog = () => {
   let text = ""
   const log: NdjsonLog = {
     path: "memory.ndjson",
-    append: () => Effect.die("not used by StageProcess"),
     appendEncoded: (lines) => Effect.sync(() => {
       text += Buffer.from(lines).toString("utf8")
     })
@@ -44,9 +38,8 @@ const setup = (script: Script, options: { env?: Record<string, string>; timeoutM
       cwd: "/repo",
       env,
       timeoutMs: options.timeoutMs,
-      stageLog: stage.log,
-      runnerLog: runner.log,
-      redactor: yield* Redactor.make({ env })
+      logs: { stageLog: stage.log, runnerLog: runner.log },
+      redactor: Redactor.build({ env })
     })
     return { run, calls, stage, runner }
   })
@@ -199,7 +192,7 @@ describe("StageProcess.run (scripted commands)", () => {
         appendEncoded: (lines) =>
           ++appends === 1
             ? ok.log.appendEncoded(lines)
-            : Effect.fail(new PersistenceError({ operation: "append to", path: "runner.ndjson", reason: "NoSpace", message: "disk full" }))
+            : Effect.fail(new PersistenceError({ operation: "append to", path: "runner.ndjson", reason: "Unknown", message: "disk full" }))
       }
       const fiber = yield* Effect.fork(
         stages.run({
@@ -207,9 +200,8 @@ describe("StageProcess.run (scripted commands)", () => {
           command: "cmd",
           cwd: "/repo",
           env: {},
-          stageLog: ok.log,
-          runnerLog: failing,
-          redactor: yield* Redactor.make({ env: {} })
+          logs: { stageLog: ok.log, runnerLog: failing },
+          redactor: Redactor.empty
         })
       )
       yield* TestClock.adjust("1 second")
@@ -250,6 +242,7 @@ const outcomeOf = (overrides: Partial<StageOutcome>): StageOutcome => ({
   exitCode: 0,
   signal: null,
   timedOut: false,
+  cancelledBy: null,
   stdout: captured(""),
   stderr: captured(""),
   ...overrides
@@ -315,5 +308,23 @@ describe("stage summaries and error files", () => {
     const outcome = outcomeOf({ stdout: { ...captured("x"), totalBytes: 100_000, droppedBytes: 34_464, truncated: true } })
     expect(truncationLines("build", outcome)).toEqual(["Stage build: stdout truncated, 34464 bytes dropped of 100000."])
     expect(truncationLines("build", outcomeOf({}))).toEqual([])
+  })
+
+  it("cuts a stderr of 8–64 KiB kept whole in memory, and says so", () => {
+    const text = "e".repeat(20 * 1024)
+    const details = errorFileDetails(outcomeOf({ exitCode: 1, stderr: captured(text) }))
+    expect(details.stderr_truncated).toBe(true)
+    expect(details.stderr).toContain("…")
+    expect(Buffer.byteLength(JSON.stringify(details.stderr))).toBeLessThanOrEqual(8 * 1024 + 2)
+  })
+
+  it("keeps the start and end of a long command in the error file, within 1 KiB", () => {
+    const command = `: ${"A".repeat(10_000)}${"B".repeat(10_000)}; exit 1`
+    const kept = errorFileCommand(command)
+    expect(kept.startsWith(": AAAA")).toBe(true)
+    expect(kept.endsWith("; exit 1")).toBe(true)
+    expect(kept).toContain("…")
+    expect(Buffer.byteLength(JSON.stringify(kept))).toBeLessThanOrEqual(1024 + 2)
+    expect(errorFileCommand("npm test")).toBe("npm test")
   })
 })

@@ -1,0 +1,96 @@
+import { Clock, Context, Effect, Either, Layer } from "effect"
+import type { PersistenceError } from "../domain/Errors.js"
+import type { RunManifest } from "../domain/RunManifest.js"
+import { isoAt } from "../domain/Timestamp.js"
+import { relativeToRoot } from "../Layout.js"
+import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
+import { PersistenceCoordinator } from "../persistence/PersistenceCoordinator.js"
+import { RunDirectory } from "../persistence/RunDirectory.js"
+import { Project } from "../Project.js"
+import { Settings } from "../Settings.js"
+import { Progress } from "./Progress.js"
+import type { RunContext } from "./RunContext.js"
+import { withFields } from "./RunContext.js"
+import { buildMetricsLine, buildRunSummary, guardrailOf, isGuardrailStage, SPEC_GUARD_SCRIPT, summaryText } from "./RunReport.js"
+import { exitCodeFor, type StopSignal } from "./Shutdown.js"
+
+/** What the stage loop ended with; a stop signal wins over everything after it. */
+export type LoopEnd = { readonly _tag: "Completed" } | { readonly _tag: "Stopped"; readonly signal: StopSignal }
+
+export interface RunResult {
+  readonly manifest: RunManifest
+  readonly exitCode: number
+}
+
+export interface RunCompletionShape {
+  /**
+   * The end of a run (CONTRACT §3, §6–§8): status and summary lines, run-summary.json, the metrics line,
+   * the final durable manifest, then the snapshot. Fails only when the final manifest cannot be written.
+   */
+  readonly finish: (ctx: RunContext, end: LoopEnd) => Effect.Effect<RunResult, PersistenceError>
+}
+
+export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion")<RunCompletion, RunCompletionShape>() {
+  static readonly layer: Layer.Layer<
+    RunCompletion,
+    never,
+    Settings | Project | RunDirectory | MetricsRecorder | PersistenceCoordinator | Progress
+  > = Layer.effect(
+    RunCompletion,
+    Effect.gen(function*() {
+      const settings = yield* Settings
+      const project = yield* Project
+      const runs = yield* RunDirectory
+      const metrics = yield* MetricsRecorder
+      const coordinator = yield* PersistenceCoordinator
+      const progress = yield* Progress
+
+      const finish = Effect.fn("RunCompletion.finish")(function*(ctx: RunContext, end: LoopEnd) {
+        const completedAt = isoAt(yield* Clock.currentTimeMillis)
+        const before = yield* ctx.store.current
+        const failed = before.commands.some((c) => c.status === "failed")
+        const status = end._tag === "Stopped" ? "cancelled" : failed ? "failed" : "succeeded"
+        const guard = before.commands.find(isGuardrailStage)
+        const guardrail = guardrailOf(guard, guard?.log_path == null ? "" : yield* runs.stageStdout(guard.log_path))
+        const hasSpecGuard = yield* project.has(SPEC_GUARD_SCRIPT)
+        yield* ctx.store.modify((m) => {
+          const ended = withFields(m, {
+            status,
+            status_detail: end._tag === "Stopped" ? `cancelled:${end.signal}` : failed ? m.status_detail : null,
+            completed_at: completedAt,
+            heartbeat_at: completedAt,
+            run_summary_path: relativeToRoot(settings, ctx.paths.runSummary)
+          })
+          return withFields(ended, { summary: summaryText(ended, guardrail, ctx.truncation, hasSpecGuard) })
+        })
+        const settled = yield* ctx.store.current
+        const summary = buildRunSummary(settled, completedAt)
+        yield* runs.writeRunSummary(ctx.paths, summary).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))
+        )
+        if (!settled.metrics_recorded) {
+          yield* metrics.append(ctx.taskId, buildMetricsLine(settled, completedAt)).pipe(
+            Effect.zipRight(ctx.store.modify((m) => withFields(m, { metrics_recorded: true }))),
+            Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
+          )
+        }
+        yield* runs.writeHeartbeat(ctx.paths, completedAt).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`)))
+        const completed = { taskId: ctx.taskId, runId: ctx.runId, summary }
+        // From the final manifest on, the run is over: its history must survive a kill before the snapshot.
+        yield* coordinator.parkAhead(completed).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`could not park the run summary ahead of the snapshot: ${error.message}`))
+        )
+        const flushed = yield* Effect.either(ctx.store.flush)
+        // The run's history is kept even when its final manifest cannot be: the run did happen. The
+        // coordinator has logged the snapshot's outcome; once is enough.
+        yield* coordinator.handleRunCompleted(completed).pipe(Effect.ignore)
+        if (Either.isLeft(flushed)) return yield* flushed.left
+        const final = yield* ctx.store.current
+        yield* progress.runFinished(ctx.runId, final.status)
+        return { manifest: final, exitCode: end._tag === "Stopped" ? exitCodeFor(end.signal) : status === "succeeded" ? 0 : 1 }
+      })
+
+      return { finish }
+    })
+  )
+}

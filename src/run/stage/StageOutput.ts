@@ -1,0 +1,115 @@
+import { Clock, Effect, Stream } from "effect"
+import type { PersistenceError } from "../../domain/Errors.js"
+import type { EncodedEvents } from "../../domain/Records.js"
+import type { Redactor } from "../../domain/Redactor.js"
+import { isoAt } from "../../domain/Timestamp.js"
+import type { StageLogs } from "../../persistence/RunDirectory.js"
+import { type BatchSink, both } from "../output/BatchSink.js"
+import { captureBatches } from "../output/BoundedCapture.js"
+import { OutputLineEncoder } from "../output/EventLines.js"
+import { withRoom } from "../output/Grow.js"
+import { capturedText, Utf8StreamDecoder } from "../output/Utf8.js"
+import type { StageSpawnError } from "./StageSpawner.js"
+
+/** What was kept of one stream (masked, at most 64 KiB) and how much it produced. */
+export interface CapturedStream {
+  /** The kept text; when truncated, the kept start and end joined by `…`. */
+  readonly text: string
+  readonly head: string
+  /** The kept end when truncated, else empty. */
+  readonly tail: string
+  /** Bytes the command wrote to this stream. */
+  readonly totalBytes: number
+  /** Bytes of the (masked) stream that were not kept in memory. */
+  readonly droppedBytes: number
+  readonly truncated: boolean
+}
+
+export type OutputType = "command:stdout" | "command:stderr"
+
+export const ELLIPSIS = "…"
+/** With secrets to mask, a batch is decoded and masked this much at a time. */
+const MASK_PIECE_BYTES = 16 * 1024
+
+/** One log write after the other, whole: a batch is never half written, nor written after `command:end`. */
+export const writeBoth = (logs: StageLogs, lines: EncodedEvents): Effect.Effect<void, PersistenceError> =>
+  Effect.uninterruptible(Effect.zipRight(logs.stageLog.appendEncoded(lines), logs.runnerLog.appendEncoded(lines)))
+
+/**
+ * Masked output as UTF-8, batch by batch. Piece by piece rather than the batch as one string:
+ * megabyte strings are old-space garbage that only a full GC frees, piece-sized ones die young.
+ */
+const maskedBatches = (redactor: Redactor) => {
+  const decoder = new Utf8StreamDecoder()
+  const masker = redactor.streaming()
+  let buffer = Buffer.allocUnsafe(0)
+  const encode = (texts: ReadonlyArray<string>): Uint8Array => {
+    let length = 0
+    for (const text of texts) {
+      // At most 3 bytes per UTF-16 unit.
+      buffer = withRoom(buffer, length + text.length * 3, length)
+      length += buffer.write(text, length, "utf8")
+    }
+    return buffer.subarray(0, length)
+  }
+  return {
+    take: (batch: Uint8Array): Uint8Array => {
+      const texts: Array<string> = []
+      for (let at = 0; at < batch.length; at += MASK_PIECE_BYTES) texts.push(masker.push(decoder.decode(batch.subarray(at, at + MASK_PIECE_BYTES))))
+      return encode(texts)
+    },
+    rest: (): Uint8Array => encode([masker.push(decoder.flush()), masker.flush()])
+  }
+}
+
+/** The stream as its log holds it: masked when there is anything to mask, what the masker held back last. */
+const masking = (redactor: Redactor) => <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+  redactor.isEmpty ? stream : Stream.suspend(() => {
+    const masked = maskedBatches(redactor)
+    return stream.pipe(Stream.map(masked.take), Stream.concat(Stream.sync(masked.rest)), Stream.filter((bytes) => bytes.length > 0))
+  })
+
+/** The log sink: each batch as one ndjson event in the stage log and runner.ndjson. */
+const logBatches = (type: OutputType, index: number, logs: StageLogs) => (): BatchSink<void, PersistenceError> => {
+  const lines = new OutputLineEncoder(type, index)
+  const written = (encoded: EncodedEvents | undefined) => (encoded === undefined ? Effect.void : writeBoth(logs, encoded))
+  return {
+    step: (batch) => Effect.flatMap(Clock.currentTimeMillis, (millis) => written(lines.encode([batch], isoAt(millis)))),
+    // A character left unfinished when the stream ended.
+    done: Effect.flatMap(Clock.currentTimeMillis, (millis) => written(lines.flush(isoAt(millis))))
+  }
+}
+
+/** Counts what the command wrote, for the error file and the progress line. */
+export interface OutputCounter {
+  bytes: number
+}
+
+/**
+ * One stream's whole path: counted, masked, then into the log sink and the bounded capture sink
+ * (64 KiB; the capture keeps the masked text, so summaries never see a secret either).
+ */
+export const pipeOutput = (options: {
+  readonly type: OutputType
+  readonly index: number
+  readonly stream: Stream.Stream<Uint8Array, StageSpawnError>
+  readonly logs: StageLogs
+  readonly redactor: Redactor
+  readonly counter: OutputCounter
+}): Effect.Effect<CapturedStream, StageSpawnError | PersistenceError> => {
+  let totalBytes = 0
+  return options.stream.pipe(
+    Stream.map((batch) => {
+      totalBytes += batch.length
+      options.counter.bytes += batch.length
+      return batch
+    }),
+    masking(options.redactor),
+    Stream.run(both(logBatches(options.type, options.index, options.logs), captureBatches())),
+    Effect.map(([, snapshot]): CapturedStream => {
+      const { head, tail } = capturedText(snapshot)
+      const truncated = snapshot.droppedBytes > 0
+      return { text: truncated ? head + ELLIPSIS + tail : head, head, tail, totalBytes, droppedBytes: snapshot.droppedBytes, truncated }
+    })
+  )
+}
