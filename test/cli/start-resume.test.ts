@@ -157,4 +157,24 @@ describe("start", () => {
       expect(manifest.commands[0]?.status).toBe("failed")
       expect(manifest.commands[0]?.summary).toBe("Timed out after 300 ms")
     }))
+
+  it.live("resume keeps a skipped (allowFailure) stage as it is and runs only what failed", () =>
+    Effect.gen(function*() {
+      const root = makeProject({
+        pipelines: [{
+          id: "p",
+          title: "P",
+          stages: [cmd("lenient", "echo ran >> lenient.txt; exit 1", { allowFailure: true }), cmd("strict", "test -f marker || exit 2")]
+        }]
+      })
+      const first = yield* runCli(root, ["start", "p", "--task", "t1", "--format", "json"])
+      const runId = answer(first.stdout).run_id
+      expect(manifestOf(root, runId).commands.map((c) => c.status)).toEqual(["skipped", "failed"])
+      fs.writeFileSync(path.join(root, "marker"), "")
+      const resumed = yield* runCli(root, ["resume", "--run", runId, "--format", "json"])
+      expect(resumed.code).toBe(0)
+      expect(manifestOf(root, runId).commands.map((c) => c.status)).toEqual(["skipped", "succeeded"])
+      expect(fs.readFileSync(path.join(root, "lenient.txt"), "utf8")).toBe("ran\n")
+    }))
 })
+

@@ -142,7 +142,8 @@ describe.each(spawners)("StageProcess (real processes) on %s", (_, TestLayer) =>
 
   it.scopedLive("escalates to SIGKILL when the command ignores SIGTERM", () =>
     Effect.gen(function* () {
-      const { outcome } = yield* runStage("trap '' TERM; sleep 30", { timeoutMs: 200 })
+      // Bounded well under the command's 30 s: an escalation that never comes fails here, not at the test's timeout.
+      const { outcome } = yield* runStage("trap '' TERM; sleep 30", { timeoutMs: 200 }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no SIGKILL after the grace") }))
       expect(outcome).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGKILL" })
     }).pipe(Effect.provide(TestLayer)))
 

@@ -17,6 +17,16 @@ const lockWrites = Effect.map(MemoryFileSystem, (mem) => mem.operations).pipe(
   Effect.map((ops) => ops.filter((op) => op.path === LOCK && op.operation === "link").map((op) => op.atMillis))
 )
 
+/** The lock taken with no wait at all: a takeover that fails to happen shows as a fiber still waiting. */
+const takenWithoutWaiting = Effect.gen(function*() {
+  const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(TaskLock, (lock) => lock.acquire("t1"))))
+  // Less than the first retry's shortest wait (80 ms).
+  yield* TestClock.adjust(50)
+  const exit = yield* Fiber.poll(fiber)
+  expect(Option.isSome(exit)).toBe(true)
+  return yield* Fiber.join(fiber)
+})
+
 describe("TaskLock", () => {
   it.scoped("writes its holder while the scope is open and removes the lock when it closes", () =>
     Effect.gen(function*() {
@@ -104,7 +114,7 @@ describe("TaskLock", () => {
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem
       yield* mem.seed(LOCK, holderJson(99))
-      const holder = yield* Effect.scoped((yield* TaskLock).acquire("t1"))
+      const holder = yield* takenWithoutWaiting
       expect(holder.pid).toBe(SELF_PID)
       expect(yield* lockWrites).toEqual([0, 0])
       expect(yield* mem.files("/repo")).toEqual([])
@@ -114,7 +124,7 @@ describe("TaskLock", () => {
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem
       yield* mem.seed(LOCK, holderJson(77, HOST, "2026-01-01T00:00:00.000Z"))
-      const holder = yield* Effect.scoped((yield* TaskLock).acquire("t1"))
+      const holder = yield* takenWithoutWaiting
       expect(holder.pid).toBe(SELF_PID)
     }).pipe(Effect.provide(memoryPersistence({
       processes: fakeProcessInfo({ alive: [77], startedAt: { 77: Date.UTC(2026, 0, 1, 0, 5) } })
@@ -126,6 +136,9 @@ describe("TaskLock", () => {
       yield* mem.seed(LOCK, holderJson(99, "other-host"))
       const fiber = yield* Effect.fork(Effect.scoped((yield* TaskLock).acquire("t1")))
       yield* TestClock.adjust(3000)
+      // Given up within its 3 s budget: a retry that never stops fails here, not at the test's timeout.
+      const exit = yield* Fiber.poll(fiber)
+      expect(Option.isSome(exit)).toBe(true)
       expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "TaskStateStoreLockError", attempts: 5 })
     }).pipe(Effect.provide(memoryPersistence())))
 

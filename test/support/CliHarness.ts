@@ -1,5 +1,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as FileSystem from "@effect/platform/FileSystem"
+import { afterAll } from "@effect/vitest"
 import { Context, Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -58,9 +59,16 @@ export const runCli = (root: string, argv: ReadonlyArray<string>, options: CliOp
     return { code, stdout: out.join("\n"), stderr: err.join("\n"), logs } satisfies CliResult
   })
 
-/** A fresh project root in the OS temp dir, with an optional `codex.orchestrator.json`. */
+const projects: Array<string> = []
+// Registered while the importing test file is collected: its projects go when its tests are done.
+afterAll(() => {
+  for (const root of projects.splice(0)) fs.rmSync(root, { recursive: true, force: true })
+})
+
+/** A fresh project root in the OS temp dir, with an optional `codex.orchestrator.json`; removed after the file's tests. */
 export const makeProject = (config?: unknown): string => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "codex-orch-"))
+  projects.push(root)
   if (config !== undefined) fs.writeFileSync(path.join(root, "codex.orchestrator.json"), JSON.stringify(config, null, 2))
   return root
 }

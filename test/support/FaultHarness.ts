@@ -47,6 +47,7 @@ export interface FaultRun {
 }
 
 export interface FaultRunOptions {
+  /** The project's config (its text when a string); none when undefined. */
   readonly config: unknown
   readonly script: Script
   readonly argv: ReadonlyArray<string>
@@ -79,7 +80,10 @@ export const runWithFault = (options: FaultRunOptions) =>
       })
     )
     const disk = yield* MemoryFileSystem
-    yield* disk.seed(`${ROOT}/codex.orchestrator.json`, JSON.stringify(options.config, null, 2))
+    if (options.config !== undefined) {
+      const text = typeof options.config === "string" ? options.config : JSON.stringify(options.config, null, 2)
+      yield* disk.seed(`${ROOT}/codex.orchestrator.json`, text)
+    }
     for (const [file, content] of Object.entries(options.seed ?? {})) yield* disk.seed(`${ROOT}/${file}`, content)
 
     const fault = options.fault

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { PassThrough } from "node:stream"
-import { pipeStream, takeOverPipe } from "../../../src/run/stage/NodeStageSpawner.js"
+import { pipeStream, takeOverPipe } from "../../src/run/stage/NodeStageSpawner.js"
 
 const request = { index: 4, command: "true", cwd: ".", env: {} }
 
