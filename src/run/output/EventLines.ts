@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { EncodedEvents, RunnerEvent } from "../../domain/Records.js"
 import { withRoom } from "./Grow.js"
-import { maxEscapedLength, Utf8JsonEscaper } from "./JsonUtf8.js"
+import { makeJsonEscaper, maxEscapedLength } from "./JsonEscape.js"
 
 const RunnerEventJson = Schema.parseJson(RunnerEvent)
 const encodeLine = Schema.encodeSync(RunnerEventJson)
@@ -23,11 +23,11 @@ const ESCAPE_SLICE_BYTES = 64 * 1024
 /**
  * Builds `command:stdout` / `command:stderr` lines straight from the command's bytes. The envelope
  * (type, timestamp, index) is encoded by the RunnerEvent schema around an empty `data`; the data is
- * escaped byte for byte by Utf8JsonEscaper, so no JS string is made of the output. Each line is a
+ * escaped byte for byte by the JsonEscaper, so no JS string is made of the output. Each line is a
  * view into a buffer reused by the next call: write it before encoding the next one.
  */
 export class OutputLineEncoder {
-  private readonly escaper = new Utf8JsonEscaper()
+  private readonly escaper = makeJsonEscaper()
   private buffer = Buffer.allocUnsafe(0)
   /** The schema's line around its first timestamp, so later lines only splice theirs in. */
   private envelope: { readonly before: string; readonly after: string } | undefined

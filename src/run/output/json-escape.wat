@@ -1,7 +1,7 @@
-;; The ASCII part of writing command output as the body of a JSON string (see WasmJsonEscape.ts).
-;; Sixteen bytes are checked at once; a clean block is copied whole, and only the bytes that need an
-;; escape (< 0x20, '"', '') take the byte path. It stops at the first byte >= 0x80: UTF-8 is left to
-;; the JavaScript around it.
+;; Command output as the body of a JSON string (see JsonEscape.ts). Sixteen bytes are checked at once;
+;; a clean block is copied whole, and only the bytes that need care (< 0x20, '"', '\', >= 0x80) take
+;; the byte path. UTF-8 is checked as TextDecoder checks it (U+FFFD per maximal invalid subpart); a
+;; character that runs past the input is left for the caller to complete.
 ;; Memory (8 pages, 512 KiB): input at 0 (at most 64 KiB), output at 65536 (at most 6 bytes an input
 ;; byte: 384 KiB), then at 458752 the short escape letter of each control byte and the hex digits.
 (module
