@@ -16,7 +16,11 @@ export default defineConfig({
         extends: true,
         test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [...integration.filter((glob) => !glob.startsWith("test/cli")), "test/cli/!(bad-input).test.ts"] }
       },
-      { extends: true, test: { name: "integration", include: integration, exclude: ["test/cli/bad-input.test.ts"] } }
+      {
+        extends: true,
+        // One PostgreSQL server for the run (scripts/postgres.sh), or CODEX_ORCHESTRATOR_TEST_PG_URL's.
+        test: { name: "integration", include: integration, exclude: ["test/cli/bad-input.test.ts"], globalSetup: ["test/support/postgresGlobalSetup.ts"] }
+      }
     ]
   }
 })

@@ -17,19 +17,44 @@ const stubUnused = {
   }
 }
 
+const common = { bundle: true, platform: "node", target: "node20", format: "cjs", minify: true, legalComments: "none", logLevel: "warning" }
 await rm("dist", { recursive: true, force: true })
-await build({
-  entryPoints: ["src/bin.ts"],
-  outfile: "dist/main.cjs",
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "cjs",
-  minify: true,
-  legalComments: "none",
-  plugins: [stubUnused],
-  logLevel: "warning"
+
+// The shared history's database code is a file of its own, read only when a history URL is set. It
+// takes effect from main.cjs rather than carrying a second copy: one runtime, one set of Tags.
+const shared = ["effect", "@effect/platform"]
+const chunk = await build({
+  ...common,
+  entryPoints: ["src/history/PgStore.ts"],
+  outfile: "dist/history.cjs",
+  external: shared.flatMap((name) => [name, `${name}/*`]),
+  metafile: true
 })
+const borrowed = [...new Set(Object.values(chunk.metafile.inputs).flatMap((input) => input.imports)
+  .filter((i) => i.external && shared.some((name) => i.path === name || i.path.startsWith(`${name}/`))).map((i) => i.path))].sort()
+if (borrowed.includes("effect") || borrowed.includes("@effect/platform")) throw new Error("the history chunk must import effect by subpath")
+const chunkLoader = `${borrowed.map((name, i) => `import * as m${i} from ${JSON.stringify(name)}`).join("\n")}
+const fs = require("node:fs"), path = require("node:path"), vm = require("node:vm"), Module = require("node:module")
+const shared = { ${borrowed.map((name, i) => `${JSON.stringify(name)}: m${i}`).join(", ")} }
+const file = path.join(__dirname, "history.cjs"), cacheFile = file + ".cache"
+let cachedData
+try { cachedData = fs.readFileSync(cacheFile) } catch {}
+const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData })
+const mod = { exports: {} }, req = Module.createRequire(file)
+script.runInThisContext()(mod.exports, (id) => (id in shared ? shared[id] : req(id)), mod, file, path.dirname(file))
+if (process.env.CODEX_ORCHESTRATOR_WRITE_CODE_CACHE === "1") process.on("exit", () => fs.writeFileSync(cacheFile, script.createCachedData()))
+export const { connect, HistoryFailure, SCHEMA_VERSION } = mod.exports
+`
+const historyChunk = {
+  name: "history-chunk",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/PgStore\.js$/ }, (args) =>
+      args.importer.endsWith("loadPgStore.ts") ? { path: "history-chunk", namespace: "history-chunk", pluginData: args.resolveDir } : undefined)
+    b.onLoad({ filter: /.*/, namespace: "history-chunk" }, (args) => ({ contents: chunkLoader, loader: "js", resolveDir: args.pluginData }))
+  }
+}
+
+await build({ ...common, entryPoints: ["src/bin.ts"], outfile: "dist/main.cjs", plugins: [stubUnused, historyChunk] })
 
 const loader = `#!/usr/bin/env node
 "use strict"
@@ -60,8 +85,12 @@ await writeFile(
   join(project, "codex.orchestrator.json"),
   JSON.stringify({ pipelines: [{ id: "warm", title: "Warm", stages: [{ kind: "command", id: "t", title: "t", command: "true" }] }] })
 )
-spawnSync(process.execPath, ["dist/bin.cjs", "start", "warm", "--task", "warm"], {
-  env: { ...process.env, CODEX_ORCHESTRATOR_ROOT: project, CODEX_ORCHESTRATOR_WRITE_CODE_CACHE: "1" },
+const warm = { ...process.env, CODEX_ORCHESTRATOR_ROOT: project, CODEX_ORCHESTRATOR_WRITE_CODE_CACHE: "1" }
+delete warm.CODEX_ORCHESTRATOR_HISTORY_URL
+spawnSync(process.execPath, ["dist/bin.cjs", "start", "warm", "--task", "warm"], { env: warm, stdio: "ignore" })
+// The history chunk's own cache: loading it is most of its cost; nothing listens on port 1.
+spawnSync(process.execPath, ["dist/bin.cjs", "history", "--task", "warm"], {
+  env: { ...warm, CODEX_ORCHESTRATOR_HISTORY_URL: "postgres://warm@127.0.0.1:1/warm" },
   stdio: "ignore"
 })
 await rm(project, { recursive: true, force: true })

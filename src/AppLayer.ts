@@ -11,6 +11,8 @@ import * as Persistence from "./persistence/Persistence.js"
 import { ProcessInfo } from "./persistence/ProcessInfo.js"
 import type { RunDirectory } from "./persistence/RunDirectory.js"
 import type { StageProcesses } from "./persistence/StageProcesses.js"
+import { databaseHistory } from "./history/DatabaseHistory.js"
+import { RunHistory } from "./history/RunHistory.js"
 import { Project } from "./Project.js"
 import { stageEnvironments } from "./run/Pipelines.js"
 import type { Progress } from "./run/Progress.js"
@@ -27,7 +29,8 @@ export type Platform = FileSystem | Path | Terminal
 /** What every command has: the edges, the project's config, its one masker. */
 export type Base = Platform | Settings | Shutdown | Progress | Project | Redaction | LockRetryPolicy | ProcessInfo | ExitCode
 export type Runs = RunEngine
-export type Inspection = RunDirectory | StageProcesses
+export type Inspection = RunDirectory | StageProcesses | RunHistory
+export type History = RunHistory
 
 /** The password of the shared history's URL, which must never be shown (CONTRACT §11). */
 const urlPassword = (url: string): ReadonlyArray<string> => {
@@ -77,12 +80,18 @@ export const baseLayer = <E>(options: {
   )
 }
 
+/** The shared history when a URL names one (CONTRACT §11), else the files alone; persistence under it. */
+const stored = Layer.unwrapEffect(
+  Effect.map(Settings, (settings) => Option.match(settings.historyUrl, { onNone: () => RunHistory.files, onSome: databaseHistory }))
+).pipe(Layer.provideMerge(Persistence.layer))
+
 /** What the subcommands need beyond the base, over the stage spawner the caller chooses. */
 export const commandLayers = (spawner: Layer.Layer<StageSpawner, never, FileSystem>): CommandLayers => ({
   runs: RunEngine.layer.pipe(
     Layer.provide(Layer.mergeAll(StageRunner.layer, RunCompletion.layer)),
     Layer.provide(StageProcess.layer.pipe(Layer.provide(spawner))),
-    Layer.provide(Persistence.layer)
+    Layer.provide(stored)
   ),
-  inspection: Persistence.layer
+  inspection: stored,
+  history: stored
 })

@@ -8,17 +8,19 @@ import { status } from "./commands/status.js"
 import { InvalidInputError } from "./domain/Errors.js"
 import { stripTerminalControls } from "./domain/TerminalText.js"
 import { ExitCode } from "./ExitCode.js"
-import type { Base, Inspection, Runs } from "./AppLayer.js"
+import type { Base, History, Inspection, Runs } from "./AppLayer.js"
+import { history } from "./commands/history.js"
 
 export const VERSION = "0.1.0"
 export const NAME = "codex-orchestrator"
 export const DESCRIPTION = "Run pipelines of shell stages and keep durable evidence of every run."
-export const SUBCOMMANDS = ["start", "plan", "status", "resume"] as const
+export const SUBCOMMANDS = ["start", "plan", "status", "resume", "history"] as const
 
 /** What each subcommand needs beyond the base, built only when that subcommand runs. */
 export interface CommandLayers {
   readonly runs: Layer.Layer<Runs, never, Base>
   readonly inspection: Layer.Layer<Inspection, never, Base>
+  readonly history: Layer.Layer<History, never, Base>
 }
 
 export const commandTree = (layers: CommandLayers) =>
@@ -28,7 +30,8 @@ export const commandTree = (layers: CommandLayers) =>
       start.pipe(Command.provide(layers.runs)),
       plan,
       status.pipe(Command.provide(layers.inspection)),
-      resume.pipe(Command.provide(layers.runs))
+      resume.pipe(Command.provide(layers.runs)),
+      history.pipe(Command.provide(layers.history))
     ])
   )
 
@@ -67,6 +70,7 @@ export const main = (argv: ReadonlyArray<string>, layers: CommandLayers) =>
       ResumeRefusedError: usage,
       CorruptFileError: usage,
       RunBusyError: usage,
+      HistorySchemaError: usage,
       PersistenceError: (error) => failed(error.message, 1)
     })
   ))

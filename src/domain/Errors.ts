@@ -68,3 +68,8 @@ export class TaskStateStoreLockError extends Data.TaggedError("TaskStateStoreLoc
   readonly holder: LockHolderInfo | null
   readonly message: string
 }> {}
+
+/** The shared history's database is at a newer schema than this program knows (CONTRACT §11). */
+export class HistorySchemaError extends Data.TaggedError("HistorySchemaError")<{
+  readonly message: string
+}> {}

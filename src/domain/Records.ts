@@ -94,3 +94,19 @@ export const StageProcessRecordJson = Schema.parseJson(StageProcessRecord)
 /** Lines of ndjson that went through the RunnerEvent schema, ready to append as they are. */
 export type EncodedEvents = Uint8Array & Brand.Brand<"EncodedEvents">
 export const EncodedEvents = Brand.nominal<EncodedEvents>()
+
+/**
+ * `OUT/TASK/pending-history/RUN.json`: a run the shared history has not taken yet (CONTRACT §11). Its
+ * values are JSON as they would be sent: masked, and the run's own files are preferred when fresher.
+ */
+export class PendingHistory extends Schema.Class<PendingHistory>("PendingHistory")({
+  task_id: Schema.String,
+  run_id: Schema.String,
+  host: Schema.String,
+  pid: Schema.Int,
+  manifest: Schema.Unknown,
+  summary: Schema.NullOr(Schema.Unknown),
+  metrics: Schema.Array(Schema.Unknown)
+}) {}
+
+export const PendingHistoryJson = Schema.parseJson(PendingHistory)

@@ -9,6 +9,7 @@ import { FileLock } from "./FileLock.js"
 import type { LockRetryPolicy } from "./LockRetryPolicy.js"
 import { MetricsRecorder } from "./MetricsRecorder.js"
 import { ParkedSummaries } from "./ParkedSummaries.js"
+import { PendingHistory } from "./PendingHistory.js"
 import { PersistenceCoordinator } from "./PersistenceCoordinator.js"
 import type { ProcessInfo } from "./ProcessInfo.js"
 import { RunDirectory } from "./RunDirectory.js"
@@ -17,7 +18,7 @@ import { TaskLock } from "./TaskLock.js"
 import { TaskStateStore } from "./TaskStateStore.js"
 
 /** What the rest of the program uses of persistence; files, locks and temp names stay inside. */
-export type Persistence = RunDirectory | StageProcesses | TaskStateStore | PersistenceCoordinator | MetricsRecorder
+export type Persistence = RunDirectory | StageProcesses | TaskStateStore | PersistenceCoordinator | MetricsRecorder | PendingHistory
 
 /** The mechanisms under the services: atomic files, lock files, directories, parked summaries. */
 export const internals = Layer.mergeAll(TaskLock.layer, ParkedSummaries.layer).pipe(
@@ -30,7 +31,7 @@ export const layer: Layer.Layer<
   Persistence,
   never,
   FileSystem.FileSystem | Path.Path | Settings | LockRetryPolicy | Redaction | ProcessInfo
-> = Layer.mergeAll(RunDirectory.layer, StageProcesses.layer, PersistenceCoordinator.layer, MetricsRecorder.layer).pipe(
+> = Layer.mergeAll(RunDirectory.layer, StageProcesses.layer, PersistenceCoordinator.layer, MetricsRecorder.layer, PendingHistory.layer).pipe(
   Layer.provideMerge(TaskStateStore.layer),
   Layer.provide(internals)
 )

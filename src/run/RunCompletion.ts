@@ -3,6 +3,7 @@ import type { PersistenceError } from "../domain/Errors.js"
 import type { RunManifest } from "../domain/RunManifest.js"
 import { isoAt } from "../domain/Timestamp.js"
 import { relativeToRoot } from "../Layout.js"
+import { RunHistory } from "../history/RunHistory.js"
 import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
 import { PersistenceCoordinator } from "../persistence/PersistenceCoordinator.js"
 import { RunDirectory } from "../persistence/RunDirectory.js"
@@ -34,7 +35,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
   static readonly layer: Layer.Layer<
     RunCompletion,
     never,
-    Settings | Project | RunDirectory | MetricsRecorder | PersistenceCoordinator | Progress
+    Settings | Project | RunDirectory | MetricsRecorder | PersistenceCoordinator | Progress | RunHistory
   > = Layer.effect(
     RunCompletion,
     Effect.gen(function*() {
@@ -44,6 +45,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
       const metrics = yield* MetricsRecorder
       const coordinator = yield* PersistenceCoordinator
       const progress = yield* Progress
+      const history = yield* RunHistory
 
       const finish = Effect.fn("RunCompletion.finish")(function*(ctx: RunContext, end: LoopEnd) {
         const completedAt = isoAt(yield* Clock.currentTimeMillis)
@@ -68,8 +70,9 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
         yield* runs.writeRunSummary(ctx.paths, summary).pipe(
           Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))
         )
-        if (!settled.metrics_recorded) {
-          yield* metrics.append(ctx.taskId, buildMetricsLine(settled, completedAt)).pipe(
+        const line = settled.metrics_recorded ? null : buildMetricsLine(settled, completedAt)
+        if (line !== null) {
+          yield* metrics.append(ctx.taskId, line).pipe(
             Effect.zipRight(ctx.store.modify((m) => withFields(m, { metrics_recorded: true }))),
             Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
           )
@@ -84,8 +87,9 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
         // The run's history is kept even when its final manifest cannot be: the run did happen. The
         // coordinator has logged the snapshot's outcome; once is enough.
         yield* coordinator.handleRunCompleted(completed).pipe(Effect.ignore)
-        if (Either.isLeft(flushed)) return yield* flushed.left
         const final = yield* ctx.store.current
+        yield* history.ended(final, summary, line)
+        if (Either.isLeft(flushed)) return yield* flushed.left
         yield* progress.runFinished(ctx.runId, final.status)
         return { manifest: final, exitCode: end._tag === "Stopped" ? exitCodeFor(end.signal) : status === "succeeded" ? 0 : 1 }
       })

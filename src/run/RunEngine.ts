@@ -1,13 +1,22 @@
 import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
-import { type ConfigError, type InvalidInputError, type PersistenceError, ResumeRefusedError, type RunBusyError } from "../domain/Errors.js"
+import {
+  type ConfigError,
+  type HistorySchemaError,
+  type InvalidInputError,
+  type PersistenceError,
+  ResumeRefusedError,
+  type RunBusyError,
+  type RunNotFoundError
+} from "../domain/Errors.js"
+import { RunHistory, type StoredRun } from "../history/RunHistory.js"
 import { makeRunId, type TaskId } from "../domain/Ids.js"
 import { DEFAULT_STOP_GRACE_MS, type Pipeline } from "../domain/ProjectConfig.js"
 import { isDone, resumeDecision, resumedEntries, tokensMatch } from "../domain/ResumePolicy.js"
 import { ResumeEvent, type RunManifest } from "../domain/RunManifest.js"
 import { heartbeatAge } from "../domain/Staleness.js"
 import { isoAt } from "../domain/Timestamp.js"
-import { relativeToRoot, runPaths, type RunPaths } from "../Layout.js"
+import { relativeToRoot, runPaths } from "../Layout.js"
 import { type LocateError, type LocatedRun, RunDirectory, type RunPlace } from "../persistence/RunDirectory.js"
 import { StageProcesses } from "../persistence/StageProcesses.js"
 import { Project } from "../Project.js"
@@ -41,7 +50,7 @@ export interface ResumeRequest {
   readonly reason?: string | undefined
 }
 
-export type EngineError = ConfigError | PersistenceError | InvalidInputError | RunBusyError
+export type EngineError = ConfigError | PersistenceError | InvalidInputError | RunBusyError | HistorySchemaError
 
 export interface RunEngineShape {
   readonly start: (request: StartRequest) => Effect.Effect<RunResult, EngineError>
@@ -55,7 +64,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
   static readonly layer: Layer.Layer<
     RunEngine,
     never,
-    Settings | Project | RunDirectory | StageProcesses | StageRunner | RunCompletion | Progress | Shutdown
+    Settings | Project | RunDirectory | StageProcesses | StageRunner | RunCompletion | Progress | Shutdown | RunHistory
   > = Layer.effect(
     RunEngine,
     Effect.gen(function*() {
@@ -67,14 +76,16 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
       const completion = yield* RunCompletion
       const progress = yield* Progress
       const shutdown = yield* Shutdown
+      const history = yield* RunHistory
       const rel = (absolute: string) => relativeToRoot(settings, absolute)
 
       const pipelineOf = (id: string | undefined) =>
         Effect.flatMap(project.config, (config) => Either.map(resolvePipeline(config, id), (found) => found.pipeline))
 
-      const sinkFor = (paths: RunPaths): ManifestStore.ManifestSink => ({
-        writeManifest: (manifest, { final }) => runs.writeManifest(paths, manifest, { final }),
-        writeHeartbeat: (iso) => runs.writeHeartbeat(paths, iso)
+      /** The files first, then the shared history, in the one writer's order (CONTRACT §4, §11). */
+      const sinkFor = (place: RunPlace): ManifestStore.ManifestSink => ({
+        writeManifest: (manifest, { final }) => Effect.zipRight(runs.writeManifest(place.paths, manifest, { final }), history.recorded(manifest)),
+        writeHeartbeat: (iso) => Effect.zipRight(runs.writeHeartbeat(place.paths, iso), history.beat({ task_id: place.taskId, run_id: place.runId }, iso))
       })
 
       /** Every stage not done yet, in order, until one fails or a stop is requested. */
@@ -96,7 +107,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
 
       const drive = (place: RunPlace, pipeline: Pipeline, manifest: RunManifest, reopened: boolean): Effect.Effect<RunResult, PersistenceError> =>
         Effect.scoped(Effect.gen(function*() {
-          const store = yield* ManifestStore.make(manifest, sinkFor(place.paths))
+          const store = yield* ManifestStore.make(manifest, sinkFor(place))
           if (reopened) yield* store.update((m) => m)
           const ctx: RunContext = { ...place, pipeline, approvalPolicy: manifest.approval_policy, store, truncation: [] }
           yield* Heartbeat.start(store)
@@ -111,6 +122,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           const place = { taskId: request.taskId, runId, paths: runPaths(settings, request.taskId, runId) }
           const manifest = newManifest({ ...request, pipeline, paths: place.paths, runId, startedAt: isoAt(startedMillis), rel })
           yield* runs.create(place, manifest)
+          yield* history.recorded(manifest)
           yield* runs.sweep(request.taskId)
           yield* link(runId, rel(place.paths.manifest))
           return yield* drive(place, pipeline, manifest, false)
@@ -182,12 +194,14 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         Effect.gen(function*() {
           const pipeline = yield* pipelineOf(request.pipelineId)
           yield* runs.prepare(request.taskId)
+          yield* history.ready
           return yield* startRun(request, pipeline, noLink)
         })
 
       const resume = (request: ResumeRequest) =>
         Effect.gen(function*() {
-          const place = yield* runs.locate(request.runId)
+          const place = yield* runs.locate(request.runId).pipe(Effect.catchTag("RunNotFoundError", (missing) => elsewhere(request.runId, missing)))
+          yield* history.ready
           return yield* Effect.scoped(Effect.gen(function*() {
             // Ownership first: two resumes of one run can never both read it as resumable.
             yield* runs.own(place)
@@ -199,6 +213,16 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
             return yield* continueRun(located, yield* pipelineOf(located.manifest.pipeline_id), event)
           }))
         })
+
+      /** A run another machine has the files of is resumed there. */
+      const elsewhere = (runId: string, missing: RunNotFoundError): Effect.Effect<never, RunNotFoundError | ResumeRefusedError | HistorySchemaError> =>
+        history.find(runId).pipe(
+          Effect.catchTag("HistoryUnreachable", () => Effect.succeed(Option.none<StoredRun>())),
+          Effect.flatMap((row): Effect.Effect<never, RunNotFoundError | ResumeRefusedError> =>
+            Option.isNone(row)
+              ? Effect.fail(missing)
+              : Effect.fail(new ResumeRefusedError({ runId, message: `run ${runId} ran on ${row.value.host}, which has its files: resume it there` })))
+        )
 
       return { start, resume }
     })

@@ -1,0 +1,263 @@
+import { Deferred, Duration, Effect, ExecutionStrategy, Layer, Option, Queue, Ref, Schedule, Schema, Scope } from "effect"
+import { HistorySchemaError } from "../domain/Errors.js"
+import { type MetricsLine, PendingHistory as PendingRecord } from "../domain/Records.js"
+import { Redaction } from "../domain/Redactor.js"
+import { isTerminal, RunManifest } from "../domain/RunManifest.js"
+import { RunSummary } from "../domain/RunSummary.js"
+import { runPaths } from "../Layout.js"
+import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
+import { PendingHistory } from "../persistence/PendingHistory.js"
+import { ProcessInfo } from "../persistence/ProcessInfo.js"
+import { RunDirectory } from "../persistence/RunDirectory.js"
+import { TaskStateStore } from "../persistence/TaskStateStore.js"
+import { Settings } from "../Settings.js"
+import { loadPgStore } from "./loadPgStore.js"
+import type { HistoryFailure, PgStore, RunEnd, RunRow, StoredRun } from "./PgStore.js"
+import { filesList, type HistoryRun, RunHistory, type RunHistoryShape, HistoryUnreachable } from "./RunHistory.js"
+
+/** How long a command waits for the database before it starts a run without it. */
+const READY_LIMIT = Duration.seconds(3)
+/** How long the end of a command waits for what is still on its way to the database; the rest is parked. */
+const SETTLE_LIMIT = Duration.seconds(3)
+
+const encodeSummary = Schema.encodeSync(RunSummary)
+const decodeManifest = Schema.decodeUnknownOption(RunManifest)
+
+/** What of a run the database has not taken yet. */
+interface Unsent {
+  readonly taskId: string
+  manifest?: RunManifest
+  beat?: string
+  end?: { readonly summary: RunSummary; readonly metrics: MetricsLine | null }
+}
+
+/**
+ * The shared history in PostgreSQL, behind the files: connecting starts when the command does, writes
+ * go out in the manifest writer's order from one fiber, and a database that is unreachable, slow or
+ * failing costs the run one warning. What it did not take is parked and pushed by the next command.
+ */
+export const databaseHistory = (url: string): Layer.Layer<
+  RunHistory,
+  never,
+  Settings | Redaction | RunDirectory | TaskStateStore | MetricsRecorder | PendingHistory | ProcessInfo
+> =>
+  Layer.scoped(
+    RunHistory,
+    Effect.gen(function*() {
+      const settings = yield* Settings
+      const redactor = yield* Redaction
+      const runs = yield* RunDirectory
+      const metricsFiles = yield* MetricsRecorder
+      const pending = yield* PendingHistory
+      const { pid } = yield* ProcessInfo
+      const fromFiles = yield* filesList
+      // The pool and the writer live in a scope of their own, closed after the end of the command has
+      // waited for them (finalizers run last-added first, so this one is made before that wait is added).
+      const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+
+      const connection = yield* Deferred.make<PgStore, HistoryFailure>()
+      /** Done once what earlier commands parked has been pushed: a query then sees those runs too. */
+      const caughtUp = yield* Deferred.make<void>()
+      /** Whether the writer has nothing in hand (or has stopped for good): what the end of the command waits for. */
+      const settled = yield* Ref.make(true)
+      const stopped = yield* Ref.make(false)
+      // The database is only reached by a command that needs it; the first need starts the connection
+      // and the one writer, which then run beside the command's own work.
+      const started = yield* Ref.make(false)
+      const begin = Effect.flatMap(Ref.getAndSet(started, true), (already) =>
+        already ? Effect.void : Effect.zipRight(Ref.set(settled, false), Effect.forkIn(
+          Effect.flatMap(loadPgStore, (chunk) => Scope.extend(chunk.connect(url), scope)).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => Deferred.done(connection, exit)),
+            Effect.zipRight(worker)
+          ),
+          scope
+        ).pipe(Effect.asVoid)))
+      const connected = Effect.zipRight(begin, Deferred.await(connection))
+
+      const warned = yield* Ref.make(false)
+      const warnOnce = (failure: { readonly message: string }) =>
+        Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
+          already ? Effect.logDebug(`shared history: ${failure.message}`) : Effect.logWarning(
+            `the shared history is unavailable (${failure.message}); runs are kept in their files and parked under ${settings.outDir}/<task>/pending-history/ for the next command that reaches it`
+          ))
+
+      const rowOf = (manifest: RunManifest, host: string, writer: number): RunRow => ({
+        run_id: manifest.run_id,
+        task_id: manifest.task_id,
+        pipeline_id: manifest.pipeline_id,
+        parent_run_id: manifest.parent_run_id,
+        status: manifest.status,
+        status_detail: manifest.status_detail,
+        host,
+        pid: writer,
+        started_at: manifest.started_at,
+        updated_at: manifest.updated_at,
+        heartbeat_at: manifest.heartbeat_at,
+        completed_at: manifest.completed_at,
+        artifact_root: manifest.artifact_root,
+        manifest: redactor.maskJson(manifest)
+      })
+      const endOf = (manifest: RunManifest, summary: unknown, lines: ReadonlyArray<MetricsLine>, host: string, writer: number): RunEnd => ({
+        run: rowOf(manifest, host, writer),
+        summary,
+        metrics: lines.flatMap((line) =>
+          line.completed_at === null ? [] : [{ status: line.status, completed_at: line.completed_at, recorded_at: line.recorded_at, line: redactor.maskJson(line) }])
+      })
+
+      const unsent = new Map<string, Unsent>()
+      const journaled = new Set<string>()
+      const signals = yield* Queue.unbounded<string>()
+
+      const park = (runId: string, state: Unsent) =>
+        state.manifest === undefined ? Effect.void : pending.park(PendingRecord.make({
+          task_id: state.taskId,
+          run_id: runId,
+          host: settings.host,
+          pid,
+          manifest: redactor.maskJson(state.manifest),
+          summary: state.end === undefined ? null : redactor.maskJson(encodeSummary(state.end.summary)),
+          metrics: state.end?.metrics == null ? [] : [redactor.maskJson(state.end.metrics)]
+        })).pipe(Effect.catchAll((error) => Effect.logWarning(`could not park run ${runId} for the shared history: ${error.message}`)))
+
+      /** The freshest of what is parked and what the run's own files say (a killed run's files are ahead of its journal). */
+      const parkedEnd = (record: PendingRecord) =>
+        Effect.gen(function*() {
+          const paths = runPaths(settings, record.task_id, record.run_id)
+          const local = yield* runs.read({ taskId: record.task_id, runId: record.run_id, paths }).pipe(Effect.option)
+          const parked = decodeManifest(record.manifest)
+          const manifest = Option.isSome(local) && (Option.isNone(parked) || local.value.manifest.updated_at >= parked.value.updated_at)
+            ? local.value.manifest
+            : Option.getOrNull(parked)
+          if (manifest === null) return Option.none<RunEnd>()
+          if (!isTerminal(manifest.status)) return Option.some(endOf(manifest, null, [], record.host, record.pid))
+          const summary = record.summary ?? Option.getOrNull(Option.map(yield* runs.readRunSummary(paths), (s) => redactor.maskJson(encodeSummary(s))))
+          const lines = (yield* metricsFiles.read(record.task_id).pipe(Effect.orElseSucceed(() => []))).filter((line) => line.run_id === record.run_id)
+          return Option.some(endOf(manifest, summary, lines, record.host, record.pid))
+        })
+
+      /** Runs parked by earlier commands, unless a live process still owns them (it pushes its own). */
+      const pushParked = (store: PgStore) =>
+        Effect.gen(function*() {
+          for (const { record } of yield* pending.list.pipe(Effect.orElseSucceed(() => []))) {
+            const place = { taskId: record.task_id, runId: record.run_id, paths: runPaths(settings, record.task_id, record.run_id) }
+            const owned = yield* Effect.scoped(runs.own(place)).pipe(Effect.as(false), Effect.catchTag("RunBusyError", () => Effect.succeed(true)), Effect.orElseSucceed(() => false))
+            if (owned || unsent.has(record.run_id)) continue
+            const end = yield* parkedEnd(record)
+            if (Option.isSome(end)) yield* store.recordEnds([end.value])
+            yield* pending.remove(record.task_id, record.run_id).pipe(Effect.ignore)
+            yield* Effect.logDebug(`pushed run ${record.run_id} to the shared history`)
+          }
+        })
+
+      const send = (store: PgStore, runId: string, state: Unsent) =>
+        state.end !== undefined && state.manifest !== undefined
+          ? Effect.zipRight(
+            store.recordEnds([endOf(state.manifest, redactor.maskJson(encodeSummary(state.end.summary)), state.end.metrics === null ? [] : [state.end.metrics], settings.host, pid)]),
+            pending.remove(state.taskId, runId).pipe(Effect.ignore)
+          )
+          : state.manifest !== undefined
+          ? store.upsertRun(rowOf(state.manifest, settings.host, pid))
+          : state.beat !== undefined
+          ? store.heartbeat(runId, state.beat)
+          : Effect.void
+
+      /** One writer: each signal sends everything of that run not sent yet, in the order it was written. */
+      const worker: Effect.Effect<void> = Effect.gen(function*() {
+        const store = yield* Deferred.await(connection).pipe(Effect.either)
+        if (store._tag === "Left") return yield* warnOnce(store.left)
+        yield* pushParked(store.right).pipe(Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
+        for (;;) {
+          yield* Ref.set(settled, (yield* Queue.size(signals)) === 0 && unsent.size === 0)
+          const runId = yield* Queue.take(signals)
+          const state = unsent.get(runId)
+          if (state === undefined) continue
+          unsent.delete(runId)
+          yield* Ref.set(settled, false)
+          const sent = yield* Effect.either(send(store.right, runId, state))
+          if (sent._tag === "Left") {
+            unsent.set(runId, { ...state, ...unsent.get(runId) })
+            return yield* warnOnce(sent.left)
+          }
+        }
+      }).pipe(Effect.ensuring(Ref.set(stopped, true)))
+
+      const enqueue = (runId: string, taskId: string, change: (state: Unsent) => void) =>
+        Effect.suspend(() => {
+          const state = unsent.get(runId) ?? { taskId }
+          change(state)
+          unsent.set(runId, state)
+          return Effect.zipRight(Ref.set(settled, false), Queue.offer(signals, runId))
+        })
+
+      const done = Effect.zipWith(Ref.get(settled), Ref.get(stopped), (idle, gone) => gone || (idle && unsent.size === 0))
+
+      // At the end of the command: what is still unsent gets a moment, then is parked for the next one.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          if (!(yield* Ref.get(started))) return
+          yield* Effect.interruptible(done.pipe(Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (finished) => finished }))).pipe(
+            Effect.timeoutOption(SETTLE_LIMIT)
+          )
+          if (unsent.size === 0) return
+          yield* warnOnce({ message: `it did not take ${unsent.size} run(s) in time` })
+          for (const [runId, state] of unsent) yield* park(runId, state)
+        }))
+
+      const ready = Effect.gen(function*() {
+        const outcome_ = yield* connected.pipe(Effect.either, Effect.timeoutOption(READY_LIMIT))
+        if (Option.isNone(outcome_)) return
+        const outcome = outcome_.value
+        if (outcome._tag === "Left" && outcome.left.kind === "newer-schema") return yield* new HistorySchemaError({ message: outcome.left.message })
+      })
+
+      const asHistoryRun = (row: StoredRun): HistoryRun => ({
+        run_id: row.run_id,
+        status: row.status,
+        status_detail: row.status_detail,
+        pipeline_id: row.pipeline_id,
+        parent_run_id: row.parent_run_id,
+        host: row.host,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+        heartbeat_at: row.heartbeat_at,
+        heartbeat_stale: row.heartbeat_stale
+      })
+
+      const asked = <A>(query: (store: PgStore) => Effect.Effect<A, HistoryFailure>) =>
+        connected.pipe(
+          Effect.tap(() => Deferred.await(caughtUp)),
+          Effect.flatMap(query),
+          Effect.mapError((failure) =>
+            failure.kind === "newer-schema" ? new HistorySchemaError({ message: failure.message }) : new HistoryUnreachable({ message: failure.message }))
+        )
+
+      return {
+        source: "database",
+        ready,
+        recorded: (manifest) =>
+          Effect.gen(function*() {
+            // A journal first: a run killed before the database heard of it is still pushed later.
+            if (!journaled.has(manifest.run_id)) {
+              journaled.add(manifest.run_id)
+              yield* park(manifest.run_id, { taskId: manifest.task_id, manifest })
+            }
+            yield* enqueue(manifest.run_id, manifest.task_id, (state) => void (state.manifest = manifest))
+            yield* begin
+          }),
+        beat: (run, at) => enqueue(run.run_id, run.task_id, (state) => void (state.beat = at)),
+        ended: (manifest, summary, metrics) =>
+          enqueue(manifest.run_id, manifest.task_id, (state) => {
+            state.manifest = manifest
+            state.end = { summary, metrics }
+          }),
+        list: (taskId, limit) =>
+          asked((store) => store.listRuns(taskId, limit)).pipe(
+            Effect.map((rows) => ({ source: "database" as const, runs: rows.map(asHistoryRun) })),
+            Effect.catchTag("HistoryUnreachable", (error) =>
+              Effect.zipRight(Effect.logWarning(`the shared history could not be asked (${error.message}); listing this machine's files`), fromFiles(taskId, limit)))
+          ),
+        find: (runId) => asked((store) => store.findRun(runId))
+      } satisfies RunHistoryShape
+    })
+  )
