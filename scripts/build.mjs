@@ -4,7 +4,7 @@ import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 
 // Pulled in by code paths the CLI never takes (@effect/cli config files, Schema arbitraries);
 // replaced by empty modules so they are neither shipped nor parsed at start-up.
@@ -56,11 +56,32 @@ const historyChunk = {
 
 await build({ ...common, entryPoints: ["src/bin.ts"], outfile: "dist/main.cjs", plugins: [stubUnused, historyChunk] })
 
+// Help and version as @effect/cli prints them, rendered now: the loader answers them from help.json
+// without loading the program (a test holds them byte for byte to what the parser prints).
+const helpScript = join(await mkdtemp(join(tmpdir(), "codex-orchestrator-help-")), "help.mjs")
+await build({ ...common, format: "esm", entryPoints: ["scripts/build/help-texts.ts"], outfile: helpScript, plugins: [stubUnused, historyChunk],
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } })
+const help = spawnSync(process.execPath, [helpScript, "--print"], { encoding: "utf8", cwd: tmpdir() })
+if (help.status !== 0) throw new Error(`rendering help failed: ${help.stderr}`)
+await writeFile("dist/help.json", help.stdout)
+await rm(dirname(helpScript), { recursive: true, force: true })
+
 const loader = `#!/usr/bin/env node
 "use strict"
-// Runs main.cjs through vm.Script with V8's code cache (main.cjs.cache), made at build time.
 const fs = require("node:fs")
 const path = require("node:path")
+// --help, <command> --help and --version: what the program would print, rendered at build time.
+const args = process.argv.slice(2)
+const asked = args.length === 0 || (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) ? ""
+  : args.length === 1 && args[0] === "--version" ? "--version"
+  : args.length === 2 && (args[1] === "--help" || args[1] === "-h") ? args[0] : undefined
+const texts = asked === undefined ? undefined : JSON.parse(fs.readFileSync(path.join(__dirname, "help.json"), "utf8"))
+if (texts !== undefined && texts[asked] !== undefined) {
+  const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+  process.stdout.write(texts[asked][colour ? "ansi" : "plain"])
+  return
+}
+// Otherwise main.cjs, through vm.Script with V8's code cache (main.cjs.cache), made at build time.
 const vm = require("node:vm")
 const Module = require("node:module")
 const file = path.join(__dirname, "main.cjs")

@@ -1,4 +1,4 @@
-import { Command, HelpDoc, ValidationError } from "@effect/cli"
+import { CliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
 import * as Terminal from "@effect/platform/Terminal"
 import { Cause, Console, Effect, type Layer } from "effect"
 import { plan } from "./commands/plan.js"
@@ -35,6 +35,9 @@ export const commandTree = (layers: CommandLayers) =>
     ])
   )
 
+/** `--help` (or `--version`) anywhere on the line answers it, also after options that do not parse. */
+export const cliConfig = CliConfig.layer({ finalCheckBuiltIn: true })
+
 /** A usage error of the parser as one line: its text without styling, an unknown word named as an option. */
 const usageLine = (error: ValidationError.ValidationError, argv: ReadonlyArray<string>): string => {
   const text = stripTerminalControls(HelpDoc.toAnsiText(error.error)).replace(/\s+/g, " ").trim()
@@ -59,7 +62,7 @@ export const main = (argv: ReadonlyArray<string>, layers: CommandLayers) =>
     }
     const cli = Command.run(commandTree(layers), { name: NAME, version: VERSION })
     const quiet = yield* Console.consoleWith((console) => Effect.succeed({ ...console, error: () => Effect.void }))
-    yield* cli(["node", NAME, ...argv]).pipe(Effect.withConsole(quiet))
+    yield* cli(["node", NAME, ...argv]).pipe(Effect.withConsole(quiet), Effect.provide(cliConfig))
     return yield* ExitCode.get
   }).pipe(
     Effect.catchIf(ValidationError.isValidationError, (error) => failed(usageLine(error, argv), 2)),
