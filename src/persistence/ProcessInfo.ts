@@ -42,13 +42,14 @@ export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<P
     ProcessInfo,
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const bootSeconds = yield* fs.readFileString("/proc/stat").pipe(
+      // Read when first asked: most commands never are.
+      const bootTime = yield* Effect.cached(fs.readFileString("/proc/stat").pipe(
         Effect.map(parseBootTimeSeconds),
         Effect.orElseSucceed(() => Option.none<number>())
-      )
+      ))
       const isAlive = (pid: number) => Effect.sync(() => probe(pid, 0))
       const startedAtMillis = (pid: number) =>
-        Option.match(bootSeconds, {
+        Effect.flatMap(bootTime, Option.match({
           onNone: () => Effect.succeed(Option.none<number>()),
           onSome: (boot) =>
             fs.readFileString(`/proc/${pid}/stat`).pipe(
@@ -57,7 +58,7 @@ export class ProcessInfo extends Context.Tag("codex-orchestrator/ProcessInfo")<P
               ),
               Effect.orElseSucceed(() => Option.none<number>())
             )
-        })
+        }))
       return {
         pid: process.pid,
         hostname: os.hostname(),

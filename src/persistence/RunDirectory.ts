@@ -65,8 +65,8 @@ export interface RunDirectoryShape {
   /** Writes `errors/NN-SLUG.json`; answers its path relative to the root. */
   readonly writeErrorFile: (paths: RunPaths, file: StageErrorFile) => Effect.Effect<string, PersistenceError>
   readonly writeRunSummary: (paths: RunPaths, summary: RunSummary) => Effect.Effect<void, PersistenceError>
-  /** The stage's log and runner.ndjson, open for appending for the life of the scope. */
-  readonly openLogs: (paths: RunPaths, index: number, stageId: string) => Effect.Effect<StageLogs, PersistenceError, Scope.Scope>
+  /** An ndjson log of the run (a stage's, or runner.ndjson), open for appending for the life of the scope. */
+  readonly openLog: (file: string) => Effect.Effect<NdjsonLog, PersistenceError, Scope.Scope>
   /** The `command:stdout` text of a stage log (the guardrail's counts are read back from it). */
   readonly stageStdout: (logPath: string) => Effect.Effect<string>
   /** Temp files of killed writers in a task's recent run directories, which no later write sweeps. */
@@ -207,13 +207,7 @@ export class RunDirectory extends Context.Tag("codex-orchestrator/RunDirectory")
       const writeRunSummary = (paths: RunPaths, summary: RunSummary) =>
         atomic.write(paths.runSummary, jsonText(encodeSummary(summary)), { durable: true })
 
-      const openLogs = (paths: RunPaths, index: number, stageId: string) =>
-        Effect.gen(function*() {
-          yield* directories.ensure(paths.commandsDir)
-          const stageLog = yield* openNdjsonLog(fs, paths.commandLog(index, stageId))
-          const runnerLog = yield* openNdjsonLog(fs, paths.runnerLog)
-          return { stageLog, runnerLog }
-        })
+      const openLog = (file: string) => Effect.zipRight(directories.ensure(path.dirname(file)), openNdjsonLog(fs, file))
 
       const stageStdout = (logPath: string) =>
         fs.readFileString(path.resolve(settings.root, logPath)).pipe(
@@ -254,7 +248,7 @@ export class RunDirectory extends Context.Tag("codex-orchestrator/RunDirectory")
         writeHeartbeat,
         writeErrorFile,
         writeRunSummary,
-        openLogs,
+        openLog,
         stageStdout,
         sweep
       } satisfies RunDirectoryShape

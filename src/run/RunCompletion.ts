@@ -7,6 +7,7 @@ import { RunHistory } from "../history/RunHistory.js"
 import { MetricsRecorder } from "../persistence/MetricsRecorder.js"
 import { PersistenceCoordinator } from "../persistence/PersistenceCoordinator.js"
 import { RunDirectory } from "../persistence/RunDirectory.js"
+import { StageProcesses } from "../persistence/StageProcesses.js"
 import { Project } from "../Project.js"
 import { Settings } from "../Settings.js"
 import { Progress } from "./Progress.js"
@@ -35,7 +36,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
   static readonly layer: Layer.Layer<
     RunCompletion,
     never,
-    Settings | Project | RunDirectory | MetricsRecorder | PersistenceCoordinator | Progress | RunHistory
+    Settings | Project | RunDirectory | MetricsRecorder | PersistenceCoordinator | Progress | RunHistory | StageProcesses
   > = Layer.effect(
     RunCompletion,
     Effect.gen(function*() {
@@ -46,6 +47,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
       const coordinator = yield* PersistenceCoordinator
       const progress = yield* Progress
       const history = yield* RunHistory
+      const processes = yield* StageProcesses
 
       const finish = Effect.fn("RunCompletion.finish")(function*(ctx: RunContext, end: LoopEnd) {
         const completedAt = isoAt(yield* Clock.currentTimeMillis)
@@ -77,6 +79,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
             Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
           )
         }
+        yield* processes.clear(ctx.paths).pipe(Effect.catchAll((error) => Effect.logDebug(error.message)))
         yield* runs.writeHeartbeat(ctx.paths, completedAt).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`)))
         const completed = { taskId: ctx.taskId, runId: ctx.runId, summary }
         // From the final manifest on, the run is over: its history must survive a kill before the snapshot.

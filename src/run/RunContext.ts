@@ -3,6 +3,8 @@ import type { Pipeline, Stage } from "../domain/ProjectConfig.js"
 import { randomBytes } from "node:crypto"
 import { CommandEntry, RunManifest } from "../domain/RunManifest.js"
 import type { RunPaths } from "../Layout.js"
+import type { PersistenceError } from "../domain/Errors.js"
+import type { NdjsonLog } from "../persistence/NdjsonLog.js"
 import type { ManifestStore } from "./ManifestStore.js"
 import type { StopSignal } from "./Shutdown.js"
 
@@ -14,6 +16,8 @@ export interface RunContext {
   readonly pipeline: Pipeline
   readonly approvalPolicy: string | null
   readonly store: ManifestStore
+  /** runner.ndjson, opened by the first stage and kept open for the rest of the run. */
+  readonly runnerLog: Effect.Effect<NdjsonLog, PersistenceError>
   /** Summary lines for the streams whose capture overflowed. */
   readonly truncation: Array<string>
 }

@@ -1,4 +1,4 @@
-import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Option, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import {
   type ConfigError,
@@ -109,10 +109,15 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         Effect.scoped(Effect.gen(function*() {
           const store = yield* ManifestStore.make(manifest, sinkFor(place))
           if (reopened) yield* store.update((m) => m)
-          const ctx: RunContext = { ...place, pipeline, approvalPolicy: manifest.approval_policy, store, truncation: [] }
+          const runnerLog = yield* Effect.cached(Scope.extend(runs.openLog(place.paths.runnerLog), yield* Effect.scope))
+          const ctx: RunContext = { ...place, pipeline, approvalPolicy: manifest.approval_policy, store, runnerLog, truncation: [] }
           yield* Heartbeat.start(store)
           yield* progress.runStarted(ctx.runId, pipeline.id)
-          return yield* completion.finish(ctx, yield* runStages(ctx, childOf(ctx)))
+          // Beside the stages: the temp files killed writers left in the task's recent runs.
+          const swept = yield* Effect.fork(runs.sweep(place.taskId))
+          const result = yield* completion.finish(ctx, yield* runStages(ctx, childOf(ctx)))
+          yield* Fiber.join(swept)
+          return result
         }))
 
       const startRun = (request: NewRun, pipeline: Pipeline, link: (runId: string, manifestPath: string) => Effect.Effect<void>) =>
@@ -123,7 +128,6 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           const manifest = newManifest({ ...request, pipeline, paths: place.paths, runId, startedAt: isoAt(startedMillis), rel })
           yield* runs.create(place, manifest)
           yield* history.recorded(manifest)
-          yield* runs.sweep(request.taskId)
           yield* link(runId, rel(place.paths.manifest))
           return yield* drive(place, pipeline, manifest, false)
         }))

@@ -63,7 +63,7 @@ export class StageRunner extends Context.Tag("codex-orchestrator/StageRunner")<S
           const counter = { bytes: 0 }
           yield* progress.stageRunning(info, Effect.sync(() => counter.bytes))
           const ran = yield* Effect.either(Effect.gen(function*() {
-            const logs = yield* runs.openLogs(ctx.paths, index, stage.id)
+            const logs = { stageLog: yield* runs.openLog(ctx.paths.commandLog(index, stage.id)), runnerLog: yield* ctx.runnerLog }
             return yield* stages.run({
               index,
               command: stage.command,
@@ -75,13 +75,13 @@ export class StageRunner extends Context.Tag("codex-orchestrator/StageRunner")<S
               redactor,
               stop: shutdown.requested,
               counter,
+              // Overwritten by the next stage and removed with the run: a record of a stage that ended names a dead group.
               onSpawned: (pid) =>
                 processes.record(ctx.paths, { index, id: stage.id, pid }).pipe(
                   Effect.catchAll((error) => Effect.logDebug(`could not note the stage's process group: ${error.message}`))
                 )
             })
           }))
-          yield* processes.clear(ctx.paths).pipe(Effect.ignore)
           const completedMillis = yield* Clock.currentTimeMillis
           const completed_at = isoAt(completedMillis)
           const finished = (status: string) => progress.stageFinished(info, status, completedMillis - startedMillis)

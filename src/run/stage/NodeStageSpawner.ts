@@ -1,7 +1,9 @@
 import { FileSystem } from "@effect/platform"
 import { Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as path from "node:path"
 import type { Readable } from "node:stream"
 import { PendingOutput } from "../output/PendingOutput.js"
 import { type ExitStatus, platformSpawnError, type SpawnedCommand, type SpawnRequest, StageSpawner, StageSpawnError } from "./StageSpawner.js"
@@ -104,6 +106,28 @@ export const pipeStream = (request: SpawnRequest, name: string, reader: PipeRead
     return Stream.repeatEffectOption(pull)
   }))
 
+/**
+ * `bash` as the child's PATH finds it, looked up once per PATH: spawning by name makes the kernel try
+ * every PATH entry before it (8 failed execve a stage on the CI image).
+ */
+const shells = new Map<string, string>()
+const shellFor = (env: Readonly<Record<string, string | undefined>>): string => {
+  const searchPath = env["PATH"] ?? ""
+  let shell = shells.get(searchPath)
+  if (shell === undefined) {
+    shell = searchPath.split(":").map((dir) => path.join(dir === "" ? "." : dir, "bash")).find((file) => {
+      try {
+        fs.accessSync(file, fs.constants.X_OK)
+        return path.isAbsolute(file)
+      } catch {
+        return false
+      }
+    }) ?? "bash"
+    shells.set(searchPath, shell)
+  }
+  return shell
+}
+
 interface Started {
   readonly child: ChildProcess
   readonly stdout: PipeReader
@@ -123,7 +147,7 @@ const startChild = (request: SpawnRequest, exited: Deferred.Deferred<ExitStatus>
     let child: ChildProcess
     try {
       // Its own process group (detached), so a signal reaches everything the command started.
-      child = spawn("bash", ["-c", request.command], { cwd: request.cwd, env: request.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+      child = spawn(shellFor(request.env), ["-c", request.command], { cwd: request.cwd, env: request.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
     } catch (error) {
       // Arguments Node refuses before spawning (a NUL byte in the command or the environment).
       return resume(Effect.fail(failed(error)))
@@ -154,10 +178,10 @@ const signalGroup = (child: ChildProcess, signal: NodeJS.Signals): void => {
   }
 }
 
-const spawnStage = (fs: FileSystem.FileSystem) => (request: SpawnRequest) =>
+const spawnStage = (files: FileSystem.FileSystem) => (request: SpawnRequest) =>
   Effect.gen(function*() {
     // Spawning in a missing directory fails as ENOENT, which reads like a missing shell.
-    yield* fs.access(request.cwd).pipe(Effect.mapError(platformSpawnError(request, "could not start")))
+    yield* files.access(request.cwd).pipe(Effect.mapError(platformSpawnError(request, "could not start")))
     const exited = yield* Deferred.make<ExitStatus>()
     const { child, stderr, stdout } = yield* Effect.acquireRelease(startChild(request, exited), (started, exit) =>
       Effect.flatMap(Deferred.isDone(exited), (done) =>
@@ -184,5 +208,5 @@ const spawnStage = (fs: FileSystem.FileSystem) => (request: SpawnRequest) =>
 /** Stages as `bash -c` children of this Node process, each in its own process group. */
 export const NodeStageSpawner: Layer.Layer<StageSpawner, never, FileSystem.FileSystem> = Layer.effect(
   StageSpawner,
-  Effect.map(FileSystem.FileSystem, (fs) => ({ spawn: spawnStage(fs) }))
+  Effect.map(FileSystem.FileSystem, (files) => ({ spawn: spawnStage(files) }))
 )
