@@ -13,7 +13,7 @@ export default tseslint.config(
         "error",
         {
           selector: "CallExpression[callee.object.name='Effect'][callee.property.name=/^run(Promise|Sync|Fork)$/]",
-          message: "Only src/bin.ts runs effects."
+          message: "Only src/Main.ts (the process edge) runs effects."
         },
         {
           selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
@@ -27,7 +27,7 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly" } }
   },
   {
-    files: ["src/bin.ts", "test/**", "scripts/**"],
+    files: ["src/Main.ts", "test/**", "scripts/**"],
     rules: { "no-restricted-syntax": "off" }
   }
 )

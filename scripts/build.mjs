@@ -54,7 +54,12 @@ const historyChunk = {
   }
 }
 
-await build({ ...common, entryPoints: ["src/bin.ts"], outfile: "dist/main.cjs", plugins: [stubUnused, historyChunk] })
+// One bundle a group of subcommands, so each command loads only what it needs; main.cjs has them all
+// and answers everything else (usage errors, --wizard).
+const entries = { main: "src/bin.ts", runs: "src/entry/runs.ts", plan: "src/entry/plan.ts", inspect: "src/entry/inspect.ts" }
+for (const [name, entry] of Object.entries(entries)) {
+  await build({ ...common, entryPoints: [entry], outfile: `dist/${name}.cjs`, plugins: [stubUnused, historyChunk] })
+}
 
 // Help and version as @effect/cli prints them, rendered now: the loader answers them from help.json
 // without loading the program (a test holds them byte for byte to what the parser prints).
@@ -81,10 +86,11 @@ if (texts !== undefined && texts[asked] !== undefined) {
   process.stdout.write(texts[asked][colour ? "ansi" : "plain"])
   return
 }
-// Otherwise main.cjs, through vm.Script with V8's code cache (main.cjs.cache), made at build time.
+// Otherwise the bundle of the subcommand, through vm.Script with its V8 code cache, made at build time.
 const vm = require("node:vm")
 const Module = require("node:module")
-const file = path.join(__dirname, "main.cjs")
+const bundles = { start: "runs.cjs", resume: "runs.cjs", plan: "plan.cjs", status: "inspect.cjs", history: "inspect.cjs" }
+const file = path.join(__dirname, (!args.includes("--wizard") && bundles[args[0]]) || "main.cjs")
 const cacheFile = file + ".cache"
 let cachedData
 try { cachedData = fs.readFileSync(cacheFile) } catch {}
@@ -108,7 +114,11 @@ await writeFile(
 )
 const warm = { ...process.env, CODEX_ORCHESTRATOR_ROOT: project, CODEX_ORCHESTRATOR_WRITE_CODE_CACHE: "1" }
 delete warm.CODEX_ORCHESTRATOR_HISTORY_URL
-spawnSync(process.execPath, ["dist/bin.cjs", "start", "warm", "--task", "warm"], { env: warm, stdio: "ignore" })
+const warmed = spawnSync(process.execPath, ["dist/bin.cjs", "start", "warm", "--task", "warm", "--format", "json"], { env: warm, encoding: "utf8" })
+const warmRun = JSON.parse(warmed.stdout).run_id
+for (const args of [["plan", "warm"], ["status", "--run", warmRun], ["history", "--task", "warm"], ["bogus"]]) {
+  spawnSync(process.execPath, ["dist/bin.cjs", ...args], { env: warm, stdio: "ignore" })
+}
 // The history chunk's own cache: loading it is most of its cost; nothing listens on port 1.
 spawnSync(process.execPath, ["dist/bin.cjs", "history", "--task", "warm"], {
   env: { ...warm, CODEX_ORCHESTRATOR_HISTORY_URL: "postgres://warm@127.0.0.1:1/warm" },

@@ -2,35 +2,21 @@ import type { FileSystem } from "@effect/platform/FileSystem"
 import type { Path } from "@effect/platform/Path"
 import type { Terminal } from "@effect/platform/Terminal"
 import { Effect, Layer, Option } from "effect"
-import type { CommandLayers } from "./Cli.js"
 import { DEFAULT_LOCK_RETRY } from "./domain/ProjectConfig.js"
 import { Redaction, Redactor, secretValues } from "./domain/Redactor.js"
 import { ExitCode } from "./ExitCode.js"
 import { LockRetryPolicy } from "./persistence/LockRetryPolicy.js"
-import * as Persistence from "./persistence/Persistence.js"
 import { ProcessInfo } from "./persistence/ProcessInfo.js"
-import type { RunDirectory } from "./persistence/RunDirectory.js"
-import type { StageProcesses } from "./persistence/StageProcesses.js"
-import { databaseHistory } from "./history/DatabaseHistory.js"
-import { RunHistory } from "./history/RunHistory.js"
 import { Project } from "./Project.js"
 import { stageEnvironments } from "./run/Pipelines.js"
 import type { Progress } from "./run/Progress.js"
-import { RunCompletion } from "./run/RunCompletion.js"
-import { RunEngine } from "./run/RunEngine.js"
 import type { Shutdown } from "./run/Shutdown.js"
-import { StageProcess } from "./run/stage/StageProcess.js"
-import type { StageSpawner } from "./run/stage/StageSpawner.js"
-import { StageRunner } from "./run/StageRunner.js"
 import { Settings } from "./Settings.js"
 
 export type Platform = FileSystem | Path | Terminal
 
 /** What every command has: the edges, the project's config, its one masker. */
 export type Base = Platform | Settings | Shutdown | Progress | Project | Redaction | LockRetryPolicy | ProcessInfo | ExitCode
-export type Runs = RunEngine
-export type Inspection = RunDirectory | StageProcesses | RunHistory
-export type History = RunHistory
 
 /** The password of the shared history's URL, which must never be shown (CONTRACT §11). */
 const urlPassword = (url: string): ReadonlyArray<string> => {
@@ -79,19 +65,3 @@ export const baseLayer = <E>(options: {
     Layer.provideMerge(edges)
   )
 }
-
-/** The shared history when a URL names one (CONTRACT §11), else the files alone; persistence under it. */
-const stored = Layer.unwrapEffect(
-  Effect.map(Settings, (settings) => Option.match(settings.historyUrl, { onNone: () => RunHistory.files, onSome: databaseHistory }))
-).pipe(Layer.provideMerge(Persistence.layer))
-
-/** What the subcommands need beyond the base, over the stage spawner the caller chooses. */
-export const commandLayers = (spawner: Layer.Layer<StageSpawner, never, FileSystem>): CommandLayers => ({
-  runs: RunEngine.layer.pipe(
-    Layer.provide(Layer.mergeAll(StageRunner.layer, RunCompletion.layer)),
-    Layer.provide(StageProcess.layer.pipe(Layer.provide(spawner))),
-    Layer.provide(stored)
-  ),
-  inspection: stored,
-  history: stored
-})

@@ -1,39 +1,38 @@
-import { CliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
+import { CliConfig, type CliApp, HelpDoc, ValidationError } from "@effect/cli"
 import * as Terminal from "@effect/platform/Terminal"
-import { Cause, Console, Effect, type Layer } from "effect"
-import { plan } from "./commands/plan.js"
-import { resume } from "./commands/resume.js"
-import { start } from "./commands/start.js"
-import { status } from "./commands/status.js"
-import { InvalidInputError } from "./domain/Errors.js"
+import { Cause, Console, Effect } from "effect"
+import type { Base } from "./AppLayer.js"
+import {
+  type ConfigError,
+  type CorruptFileError,
+  type HistorySchemaError,
+  InvalidInputError,
+  type PersistenceError,
+  type ResumeRefusedError,
+  type RunBusyError,
+  type RunNotFoundError
+} from "./domain/Errors.js"
 import { stripTerminalControls } from "./domain/TerminalText.js"
 import { ExitCode } from "./ExitCode.js"
-import type { Base, History, Inspection, Runs } from "./AppLayer.js"
-import { history } from "./commands/history.js"
 
 export const VERSION = "0.1.0"
 export const NAME = "codex-orchestrator"
 export const DESCRIPTION = "Run pipelines of shell stages and keep durable evidence of every run."
 export const SUBCOMMANDS = ["start", "plan", "status", "resume", "history"] as const
 
-/** What each subcommand needs beyond the base, built only when that subcommand runs. */
-export interface CommandLayers {
-  readonly runs: Layer.Layer<Runs, never, Base>
-  readonly inspection: Layer.Layer<Inspection, never, Base>
-  readonly history: Layer.Layer<History, never, Base>
-}
+/** Every failure a command may end with; each is mapped to its exit code below, by tag. */
+export type CommandError =
+  | InvalidInputError
+  | ConfigError
+  | RunNotFoundError
+  | ResumeRefusedError
+  | CorruptFileError
+  | RunBusyError
+  | HistorySchemaError
+  | PersistenceError
 
-export const commandTree = (layers: CommandLayers) =>
-  Command.make(NAME).pipe(
-    Command.withDescription(DESCRIPTION),
-    Command.withSubcommands([
-      start.pipe(Command.provide(layers.runs)),
-      plan,
-      status.pipe(Command.provide(layers.inspection)),
-      resume.pipe(Command.provide(layers.runs)),
-      history.pipe(Command.provide(layers.history))
-    ])
-  )
+/** A command tree run by @effect/cli (`Command.run`), over the base every command has. */
+export type CliProgram = (args: ReadonlyArray<string>) => Effect.Effect<void, CommandError | ValidationError.ValidationError, Base | CliApp.CliApp.Environment>
 
 /** `--help` (or `--version`) anywhere on the line answers it, also after options that do not parse. */
 export const cliConfig = CliConfig.layer({ finalCheckBuiltIn: true })
@@ -55,12 +54,11 @@ const usage = (error: { readonly message: string }) => failed(error.message, 2)
  * this one edge: the answer's own code, 2 for what the user can fix, 1 for what went wrong. Every error
  * is one line on stderr; the parser's own rendering of it is swallowed so it is said once.
  */
-export const main = (argv: ReadonlyArray<string>, layers: CommandLayers) =>
+export const main = (argv: ReadonlyArray<string>, cli: CliProgram) =>
   decided(Effect.gen(function*() {
     if (argv.includes("--wizard") && !(yield* Effect.flatMap(Terminal.Terminal, (t) => t.isTTY))) {
       return yield* new InvalidInputError({ message: "--wizard asks its questions on a terminal; run it from one" })
     }
-    const cli = Command.run(commandTree(layers), { name: NAME, version: VERSION })
     const quiet = yield* Console.consoleWith((console) => Effect.succeed({ ...console, error: () => Effect.void }))
     yield* cli(["node", NAME, ...argv]).pipe(Effect.withConsole(quiet), Effect.provide(cliConfig))
     return yield* ExitCode.get

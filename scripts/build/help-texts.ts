@@ -1,10 +1,10 @@
 // What @effect/cli prints for each help and version request of the built CLI, rendered at build time
 // so that dist/bin.cjs answers them without loading the program (scripts/build.mjs writes help.json).
-import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Console, Effect } from "effect"
-import { baseLayer, commandLayers } from "../../src/AppLayer.js"
-import { cliConfig, commandTree, NAME, SUBCOMMANDS, VERSION } from "../../src/Cli.js"
+import { baseLayer } from "../../src/AppLayer.js"
+import { cliConfig, NAME, SUBCOMMANDS } from "../../src/Cli.js"
+import { fullCli } from "../../src/FullCli.js"
 import { stripTerminalControls } from "../../src/domain/TerminalText.js"
 import { Progress } from "../../src/run/Progress.js"
 import { Shutdown } from "../../src/run/Shutdown.js"
@@ -24,7 +24,7 @@ export const printedBy = (argv: ReadonlyArray<string>) =>
     const out: Array<string> = []
     const capture = yield* Console.consoleWith((console) =>
       Effect.succeed<Console.Console>({ ...console, log: (...args) => Effect.sync(() => void out.push(`${args.map(String).join(" ")}\n`)) }))
-    const cli = Command.run(commandTree(commandLayers(NodeStageSpawner)), { name: NAME, version: VERSION })
+    const cli = fullCli(NodeStageSpawner)
     // The base is provided for the types only: answering help builds and runs nothing of it.
     const base = baseLayer({ platform: NodeContext.layer, settings: Settings.fromEnv, shutdown: Shutdown.layer, progress: Progress.silent })
     yield* cli(["node", NAME, ...argv]).pipe(Effect.withConsole(capture), Effect.provide(cliConfig), Effect.provide(base))

@@ -5,7 +5,8 @@ import { Context, Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { baseLayer, commandLayers } from "../../src/AppLayer.js"
+import { baseLayer } from "../../src/AppLayer.js"
+import { fullCli } from "../../src/FullCli.js"
 import { main } from "../../src/Cli.js"
 import { Progress } from "../../src/run/Progress.js"
 import { Shutdown, type ShutdownShape } from "../../src/run/Shutdown.js"
@@ -51,7 +52,7 @@ export const runCli = (root: string, argv: ReadonlyArray<string>, options: CliOp
       Logger.defaultLogger,
       Logger.make(({ logLevel, message }) => void logs.push(`${logLevel.label} ${text([message].flat())}`))
     )
-    const code = yield* main(argv, commandLayers(options.spawner ?? NodeStageSpawner)).pipe(
+    const code = yield* main(argv, fullCli(options.spawner ?? NodeStageSpawner)).pipe(
       Effect.provide(base),
       Effect.provide(logger),
       Effect.withConsole(capturingConsole(out, err))

@@ -2,7 +2,8 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Terminal from "@effect/platform/Terminal"
 import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, TestClock } from "effect"
-import { baseLayer, commandLayers } from "../../src/AppLayer.js"
+import { baseLayer } from "../../src/AppLayer.js"
+import { fullCli } from "../../src/FullCli.js"
 import { main } from "../../src/Cli.js"
 import { Progress } from "../../src/run/Progress.js"
 import { Shutdown } from "../../src/run/Shutdown.js"
@@ -101,7 +102,7 @@ export const runWithFault = (options: FaultRunOptions) =>
       shutdown: Shutdown.layer,
       progress: Progress.silent
     })
-    const fiber = yield* main(options.argv, commandLayers(ScriptedExecutor.spawner(options.script))).pipe(
+    const fiber = yield* main(options.argv, fullCli(ScriptedExecutor.spawner(options.script))).pipe(
       Effect.provide(base),
       Effect.provide(Layer.merge(logger, Logger.minimumLogLevel(LogLevel.Debug))),
       Effect.withConsole(capturingConsole(out, err)),
