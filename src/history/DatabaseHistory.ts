@@ -165,7 +165,10 @@ export const databaseHistory = (url: string): Layer.Layer<
       /** One writer: each signal sends everything of that run not sent yet, in the order it was written. */
       const worker: Effect.Effect<void> = Effect.gen(function*() {
         const store = yield* Deferred.await(connection).pipe(Effect.either)
-        if (store._tag === "Left") return yield* warnOnce(store.left)
+        if (store._tag === "Left") {
+          // A newer schema refuses the command itself (one line, exit 2): no warning beside it.
+          return yield* store.left.kind === "newer-schema" ? Effect.logDebug(`shared history: ${store.left.message}`) : warnOnce(store.left)
+        }
         yield* pushParked(store.right).pipe(Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
         for (;;) {
           yield* Ref.set(settled, (yield* Queue.size(signals)) === 0 && unsent.size === 0)
