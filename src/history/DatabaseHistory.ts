@@ -76,6 +76,8 @@ export const databaseHistory = (url: string): Layer.Layer<
       const connected = Effect.zipRight(begin, Deferred.await(connection))
 
       const warned = yield* Ref.make(false)
+      /** Why the database could not be reached, once known: the one warning, said only when a run is in play. */
+      const refused = yield* Ref.make(Option.none<HistoryFailure>())
       const warnOnce = (failure: { readonly message: string }) =>
         Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
           already ? Effect.logDebug(`shared history: ${failure.message}`) : Effect.logWarning(
@@ -166,8 +168,10 @@ export const databaseHistory = (url: string): Layer.Layer<
       const worker: Effect.Effect<void> = Effect.gen(function*() {
         const store = yield* Deferred.await(connection).pipe(Effect.either)
         if (store._tag === "Left") {
-          // A newer schema refuses the command itself (one line, exit 2): no warning beside it.
-          return yield* store.left.kind === "newer-schema" ? Effect.logDebug(`shared history: ${store.left.message}`) : warnOnce(store.left)
+          yield* Ref.set(refused, Option.some(store.left))
+          // A newer schema refuses the command itself (one line, exit 2), and a command without runs of
+          // its own (history, status) says itself what it could not ask: no warning beside either.
+          return yield* store.left.kind !== "newer-schema" && journaled.size > 0 ? warnOnce(store.left) : Effect.logDebug(`shared history: ${store.left.message}`)
         }
         yield* pushParked(store.right).pipe(Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
         for (;;) {
@@ -203,7 +207,7 @@ export const databaseHistory = (url: string): Layer.Layer<
             Effect.timeoutOption(SETTLE_LIMIT)
           )
           if (unsent.size === 0) return
-          yield* warnOnce({ message: `it did not take ${unsent.size} run(s) in time` })
+          yield* warnOnce(Option.getOrElse(yield* Ref.get(refused), () => ({ message: `it did not take ${unsent.size} run(s) in time` })))
           for (const [runId, state] of unsent) yield* park(runId, state)
         }))
 
@@ -247,6 +251,8 @@ export const databaseHistory = (url: string): Layer.Layer<
             }
             yield* enqueue(manifest.run_id, manifest.task_id, (state) => void (state.manifest = manifest))
             yield* begin
+            const failed = yield* Ref.get(refused)
+            if (Option.isSome(failed) && failed.value.kind !== "newer-schema") yield* warnOnce(failed.value)
           }),
         beat: (run, at) => enqueue(run.run_id, run.task_id, (state) => void (state.beat = at)),
         ended: (manifest, summary, metrics) =>

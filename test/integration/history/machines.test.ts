@@ -107,6 +107,17 @@ const expectSchemaRefusal = (result: BinResult) => {
   expect(result.stderr, report(result)).toMatch(/^codex-orchestrator: [^\n]*schema version 99[^\n]*\n$/)
 }
 
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+const deadPortOf = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
 const databaseOf = (url: string) => new URL(url).pathname.slice(1)
 
 describe("two machines, one database", () => {
@@ -206,6 +217,18 @@ describe("the database's password", () => {
 })
 
 describe("a database that misbehaves", () => {
+  it("one that cannot be reached: history answers from the files with one warning, status of an unknown run is refused with one line", async () => {
+    const port = await deadPortOf()
+    const a = machine("host-a", `postgres://codex:not-reached-7@127.0.0.1:${port}/codex`)
+    const runId = started(run(a.root, ["start", "p", "--task", TASK, "--format", "json"]))
+    const listed = a.run(["history", "--task", TASK, "--format", "json"])
+    expect(listed.code, report(listed)).toBe(0)
+    expect(warnings(listed.stderr), report(listed)).toHaveLength(1)
+    expect(JSON.parse(listed.stdout)).toMatchObject({ source: "files", runs: [{ run_id: runId }] })
+    expectBadInput(a.run(["status", "--run", "2020-01-01T00-00-00-000Z-00000000"]), { mentions: ["could not be asked"] })
+    expectBadInput(a.run(["resume", "--run", "2020-01-01T00-00-00-000Z-00000000"]), { mentions: ["not found"] })
+  })
+
   it("one that accepts and never answers: the run finishes as without a database, one warning, within 15 s", async () => {
     const port = await silentServer()
     const a = machine("host-a", `postgres://codex:never-answers-9@127.0.0.1:${port}/codex`)
