@@ -23,6 +23,13 @@ const SETTLE_LIMIT = Duration.seconds(3)
 const encodeSummary = Schema.encodeSync(RunSummary)
 const decodeManifest = Schema.decodeUnknownOption(RunManifest)
 
+/** Runs `effect` and logs, at debug level, how long it took (CODEX_ORCHESTRATOR_LOG=debug): where a run's time goes. */
+const timed = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.timed(effect).pipe(
+    Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),
+    Effect.map(([, value]) => value)
+  )
+
 /** What of a run the database has not taken yet. */
 interface Unsent {
   readonly taskId: string
@@ -66,7 +73,7 @@ export const databaseHistory = (url: string): Layer.Layer<
       const started = yield* Ref.make(false)
       const begin = Effect.flatMap(Ref.getAndSet(started, true), (already) =>
         already ? Effect.void : Effect.zipRight(Ref.set(settled, false), Effect.forkIn(
-          Effect.flatMap(loadPgStore, (chunk) => Scope.extend(chunk.connect(url), scope)).pipe(
+          Effect.flatMap(timed("load dist/history.cjs")(loadPgStore), (chunk) => timed("connect")(Scope.extend(chunk.connect(url), scope))).pipe(
             Effect.exit,
             Effect.flatMap((exit) => Deferred.done(connection, exit)),
             Effect.zipRight(worker)
@@ -173,7 +180,7 @@ export const databaseHistory = (url: string): Layer.Layer<
           // its own (history, status) says itself what it could not ask: no warning beside either.
           return yield* store.left.kind !== "newer-schema" && journaled.size > 0 ? warnOnce(store.left) : Effect.logDebug(`shared history: ${store.left.message}`)
         }
-        yield* pushParked(store.right).pipe(Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
+        yield* pushParked(store.right).pipe(timed("push parked runs"), Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
         for (;;) {
           yield* Ref.set(settled, (yield* Queue.size(signals)) === 0 && unsent.size === 0)
           const runId = yield* Queue.take(signals)
@@ -181,7 +188,9 @@ export const databaseHistory = (url: string): Layer.Layer<
           if (state === undefined) continue
           unsent.delete(runId)
           yield* Ref.set(settled, false)
-          const sent = yield* Effect.either(send(store.right, runId, state))
+          const sent = yield* Effect.either(send(store.right, runId, state).pipe(
+            timed(state.end !== undefined ? "the end-of-run transaction" : state.manifest !== undefined ? "a run row upsert" : "a heartbeat")
+          ))
           if (sent._tag === "Left") {
             unsent.set(runId, { ...state, ...unsent.get(runId) })
             return yield* warnOnce(sent.left)
@@ -204,7 +213,8 @@ export const databaseHistory = (url: string): Layer.Layer<
         Effect.gen(function*() {
           if (!(yield* Ref.get(started))) return
           yield* Effect.interruptible(done.pipe(Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (finished) => finished }))).pipe(
-            Effect.timeoutOption(SETTLE_LIMIT)
+            Effect.timeoutOption(SETTLE_LIMIT),
+            timed("wait at exit")
           )
           if (unsent.size === 0) return
           yield* warnOnce(Option.getOrElse(yield* Ref.get(refused), () => ({ message: `it did not take ${unsent.size} run(s) in time` })))
@@ -212,7 +222,7 @@ export const databaseHistory = (url: string): Layer.Layer<
         }))
 
       const ready = Effect.gen(function*() {
-        const outcome_ = yield* connected.pipe(Effect.either, Effect.timeoutOption(READY_LIMIT))
+        const outcome_ = yield* connected.pipe(Effect.either, Effect.timeoutOption(READY_LIMIT), timed("wait before the run"))
         if (Option.isNone(outcome_)) return
         const outcome = outcome_.value
         if (outcome._tag === "Left" && outcome.left.kind === "newer-schema") return yield* new HistorySchemaError({ message: outcome.left.message })
@@ -247,7 +257,7 @@ export const databaseHistory = (url: string): Layer.Layer<
             // A journal first: a run killed before the database heard of it is still pushed later.
             if (!journaled.has(manifest.run_id)) {
               journaled.add(manifest.run_id)
-              yield* park(manifest.run_id, { taskId: manifest.task_id, manifest })
+              yield* park(manifest.run_id, { taskId: manifest.task_id, manifest }).pipe(timed("park the journal"))
             }
             yield* enqueue(manifest.run_id, manifest.task_id, (state) => void (state.manifest = manifest))
             yield* begin
