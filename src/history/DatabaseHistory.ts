@@ -17,6 +17,10 @@ import { filesList, type HistoryRun, RunHistory, type RunHistoryShape, HistoryUn
 
 /** How long a command waits for the database before it starts a run without it. */
 const READY_LIMIT = Duration.seconds(3)
+/** Parked runs pushed in one transaction (per task). */
+const PUSH_BATCH = 50
+/** A process start time is known to the second: a writer may seem to have started up to this long after its record. */
+const WRITER_START_SLACK_MS = 2_000
 /** How long the end of a command waits for what is still on its way to the database; the rest is parked. */
 const SETTLE_LIMIT = Duration.seconds(3)
 
@@ -56,7 +60,8 @@ export const databaseHistory = (url: string): Layer.Layer<
       const runs = yield* RunDirectory
       const metricsFiles = yield* MetricsRecorder
       const pending = yield* PendingHistory
-      const { pid } = yield* ProcessInfo
+      const processes = yield* ProcessInfo
+      const { pid } = processes
       const fromFiles = yield* filesList
       // The pool and the writer live in a scope of their own, closed after the end of the command has
       // waited for them (finalizers run last-added first, so this one is made before that wait is added).
@@ -145,17 +150,36 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Option.some(endOf(manifest, summary, lines, record.host, record.pid))
         })
 
-      /** Runs parked by earlier commands, unless a live process still owns them (it pushes its own). */
+      /**
+       * Whether the process that parked `record` is still running here: it sends its own run, also in the
+       * moment between giving up the run's ownership and its last write, so no other command pushes it. A
+       * pid that started after the record was written is another process (a reused pid).
+       */
+      const writerAlive = (record: PendingRecord) =>
+        Effect.gen(function*() {
+          if (record.host !== settings.host || !(yield* processes.isAlive(record.pid))) return false
+          const since = yield* processes.startedAtMillis(record.pid)
+          const written = Option.map(decodeManifest(record.manifest), (m) => Date.parse(m.updated_at))
+          return Option.isNone(since) || Option.isNone(written) || since.value <= written.value + WRITER_START_SLACK_MS
+        })
+
+      /** Runs parked by earlier commands, unless a live process still has them (it pushes its own), in batches. */
       const pushParked = (store: PgStore) =>
         Effect.gen(function*() {
+          const ready: Array<{ readonly record: PendingRecord; readonly end: Option.Option<RunEnd> }> = []
           for (const { record } of yield* pending.list.pipe(Effect.orElseSucceed(() => []))) {
+            if (unsent.has(record.run_id) || (yield* writerAlive(record))) continue
             const place = { taskId: record.task_id, runId: record.run_id, paths: runPaths(settings, record.task_id, record.run_id) }
             const owned = yield* Effect.scoped(runs.own(place)).pipe(Effect.as(false), Effect.catchTag("RunBusyError", () => Effect.succeed(true)), Effect.orElseSucceed(() => false))
-            if (owned || unsent.has(record.run_id)) continue
-            const end = yield* parkedEnd(record)
-            if (Option.isSome(end)) yield* store.recordEnds([end.value])
-            yield* pending.remove(record.task_id, record.run_id).pipe(Effect.ignore)
-            yield* Effect.logDebug(`pushed run ${record.run_id} to the shared history`)
+            if (owned) continue
+            ready.push({ record, end: yield* parkedEnd(record) })
+          }
+          // One transaction per task and batch: a backlog costs a few round trips, not a few per run.
+          for (let at = 0; at < ready.length; at += PUSH_BATCH) {
+            const batch = ready.slice(at, at + PUSH_BATCH)
+            yield* store.recordEnds(batch.flatMap(({ end }) => Option.toArray(end)))
+            for (const { record } of batch) yield* pending.remove(record.task_id, record.run_id).pipe(Effect.ignore)
+            yield* Effect.logDebug(`pushed ${batch.length} parked run(s) to the shared history: ${batch.map(({ record }) => record.run_id).join(", ")}`)
           }
         })
 
@@ -180,7 +204,11 @@ export const databaseHistory = (url: string): Layer.Layer<
           // its own (history, status) says itself what it could not ask: no warning beside either.
           return yield* store.left.kind !== "newer-schema" && journaled.size > 0 ? warnOnce(store.left) : Effect.logDebug(`shared history: ${store.left.message}`)
         }
-        yield* pushParked(store.right).pipe(timed("push parked runs"), Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
+        // Beside this command's own writes, not before them: a backlog of parked runs never delays its own run.
+        yield* Effect.forkIn(
+          pushParked(store.right).pipe(timed("push parked runs"), Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined))),
+          scope
+        )
         for (;;) {
           yield* Ref.set(settled, (yield* Queue.size(signals)) === 0 && unsent.size === 0)
           const runId = yield* Queue.take(signals)
@@ -206,7 +234,9 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Effect.zipRight(Ref.set(settled, false), Queue.offer(signals, runId))
         })
 
-      const done = Effect.zipWith(Ref.get(settled), Ref.get(stopped), (idle, gone) => gone || (idle && unsent.size === 0))
+      /** The writer has sent all it was given (or stopped for good), and the push of parked runs is over. */
+      const done = Effect.map(Effect.all([Ref.get(settled), Ref.get(stopped), Deferred.isDone(caughtUp)]), ([idle, gone, pushed]) =>
+        gone || (idle && pushed && unsent.size === 0))
 
       // At the end of the command: what is still unsent gets a moment, then is parked for the next one.
       yield* Effect.addFinalizer(() =>
