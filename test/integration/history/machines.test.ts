@@ -243,6 +243,25 @@ describe("a database that misbehaves", () => {
     expect(fs.readdirSync(path.join(a.root, "out", TASK, "pending-history"))).toEqual([`${runId}.json`])
   })
 
+  it("a backlog: runs parked while it was away are all pushed by the next start, which warns nothing itself", async () => {
+    const url = await freshDatabase()
+    const a = machine("host-a", url)
+    const away = new URL(url)
+    away.port = String(await deadPortOf())
+    const parked = await within(Promise.all(Array.from({ length: 12 }, () =>
+      launch(a.root, ["start", "p", "--task", TASK, "--format", "json"], { env: { ...a.env, CODEX_ORCHESTRATOR_HISTORY_URL: away.toString() } }).done)), 30_000, "12 starts without the database")
+    const ids = parked.map((result) => started(result))
+    expect(fs.readdirSync(path.join(a.root, "out", TASK, "pending-history")).sort()).toEqual(ids.map((id) => `${id}.json`).sort())
+
+    const next = a.run(["start", "p", "--task", TASK, "--format", "json"])
+    const nextId = started(next)
+    expect(warnings(next.stderr), report(next)).toEqual([])
+    expect(fs.readdirSync(path.join(a.root, "out", TASK, "pending-history"))).toEqual([])
+    const rows = await query<{ run_id: string; status: string; metrics: number }>(url, `select r.run_id, r.status, count(m.run_id)::int as metrics
+      from runs r left join metrics m using (run_id) group by r.run_id, r.status order by r.run_id`)
+    expect(rows).toEqual([...ids, nextId].sort().map((run_id) => ({ run_id, status: "succeeded", metrics: 1 })))
+  })
+
   it("its connections killed mid-run: the run exits 0, and after one more command it is recorded once, with one metrics row", async () => {
     const url = await freshDatabase()
     const a = machine("host-a", url)
