@@ -17,11 +17,22 @@ import { filesList, type HistoryRun, RunHistory, type RunHistoryShape, HistoryUn
 
 /** How long a command waits for the database before it starts a run without it. */
 const READY_LIMIT = Duration.seconds(3)
+/** Parked runs pushed in one transaction (per task). */
+const PUSH_BATCH = 50
+/** A process start time is known to the second: a writer may seem to have started up to this long after its record. */
+const WRITER_START_SLACK_MS = 2_000
 /** How long the end of a command waits for what is still on its way to the database; the rest is parked. */
 const SETTLE_LIMIT = Duration.seconds(3)
 
 const encodeSummary = Schema.encodeSync(RunSummary)
 const decodeManifest = Schema.decodeUnknownOption(RunManifest)
+
+/** Runs `effect` and logs, at debug level, how long it took (CODEX_ORCHESTRATOR_LOG=debug): where a run's time goes. */
+const timed = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.timed(effect).pipe(
+    Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),
+    Effect.map(([, value]) => value)
+  )
 
 /** What of a run the database has not taken yet. */
 interface Unsent {
@@ -49,7 +60,8 @@ export const databaseHistory = (url: string): Layer.Layer<
       const runs = yield* RunDirectory
       const metricsFiles = yield* MetricsRecorder
       const pending = yield* PendingHistory
-      const { pid } = yield* ProcessInfo
+      const processes = yield* ProcessInfo
+      const { pid } = processes
       const fromFiles = yield* filesList
       // The pool and the writer live in a scope of their own, closed after the end of the command has
       // waited for them (finalizers run last-added first, so this one is made before that wait is added).
@@ -66,7 +78,7 @@ export const databaseHistory = (url: string): Layer.Layer<
       const started = yield* Ref.make(false)
       const begin = Effect.flatMap(Ref.getAndSet(started, true), (already) =>
         already ? Effect.void : Effect.zipRight(Ref.set(settled, false), Effect.forkIn(
-          Effect.flatMap(loadPgStore, (chunk) => Scope.extend(chunk.connect(url), scope)).pipe(
+          Effect.flatMap(timed("load dist/history.cjs")(loadPgStore), (chunk) => timed("connect")(Scope.extend(chunk.connect(url), scope))).pipe(
             Effect.exit,
             Effect.flatMap((exit) => Deferred.done(connection, exit)),
             Effect.zipRight(worker)
@@ -76,6 +88,8 @@ export const databaseHistory = (url: string): Layer.Layer<
       const connected = Effect.zipRight(begin, Deferred.await(connection))
 
       const warned = yield* Ref.make(false)
+      /** Why the database could not be reached, once known: the one warning, said only when a run is in play. */
+      const refused = yield* Ref.make(Option.none<HistoryFailure>())
       const warnOnce = (failure: { readonly message: string }) =>
         Effect.flatMap(Ref.getAndSet(warned, true), (already) =>
           already ? Effect.logDebug(`shared history: ${failure.message}`) : Effect.logWarning(
@@ -136,17 +150,36 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Option.some(endOf(manifest, summary, lines, record.host, record.pid))
         })
 
-      /** Runs parked by earlier commands, unless a live process still owns them (it pushes its own). */
+      /**
+       * Whether the process that parked `record` is still running here: it sends its own run, also in the
+       * moment between giving up the run's ownership and its last write, so no other command pushes it. A
+       * pid that started after the record was written is another process (a reused pid).
+       */
+      const writerAlive = (record: PendingRecord) =>
+        Effect.gen(function*() {
+          if (record.host !== settings.host || !(yield* processes.isAlive(record.pid))) return false
+          const since = yield* processes.startedAtMillis(record.pid)
+          const written = Option.map(decodeManifest(record.manifest), (m) => Date.parse(m.updated_at))
+          return Option.isNone(since) || Option.isNone(written) || since.value <= written.value + WRITER_START_SLACK_MS
+        })
+
+      /** Runs parked by earlier commands, unless a live process still has them (it pushes its own), in batches. */
       const pushParked = (store: PgStore) =>
         Effect.gen(function*() {
+          const ready: Array<{ readonly record: PendingRecord; readonly end: Option.Option<RunEnd> }> = []
           for (const { record } of yield* pending.list.pipe(Effect.orElseSucceed(() => []))) {
+            if (unsent.has(record.run_id) || (yield* writerAlive(record))) continue
             const place = { taskId: record.task_id, runId: record.run_id, paths: runPaths(settings, record.task_id, record.run_id) }
             const owned = yield* Effect.scoped(runs.own(place)).pipe(Effect.as(false), Effect.catchTag("RunBusyError", () => Effect.succeed(true)), Effect.orElseSucceed(() => false))
-            if (owned || unsent.has(record.run_id)) continue
-            const end = yield* parkedEnd(record)
-            if (Option.isSome(end)) yield* store.recordEnds([end.value])
-            yield* pending.remove(record.task_id, record.run_id).pipe(Effect.ignore)
-            yield* Effect.logDebug(`pushed run ${record.run_id} to the shared history`)
+            if (owned) continue
+            ready.push({ record, end: yield* parkedEnd(record) })
+          }
+          // One transaction per task and batch: a backlog costs a few round trips, not a few per run.
+          for (let at = 0; at < ready.length; at += PUSH_BATCH) {
+            const batch = ready.slice(at, at + PUSH_BATCH)
+            yield* store.recordEnds(batch.flatMap(({ end }) => Option.toArray(end)))
+            for (const { record } of batch) yield* pending.remove(record.task_id, record.run_id).pipe(Effect.ignore)
+            yield* Effect.logDebug(`pushed ${batch.length} parked run(s) to the shared history: ${batch.map(({ record }) => record.run_id).join(", ")}`)
           }
         })
 
@@ -165,8 +198,17 @@ export const databaseHistory = (url: string): Layer.Layer<
       /** One writer: each signal sends everything of that run not sent yet, in the order it was written. */
       const worker: Effect.Effect<void> = Effect.gen(function*() {
         const store = yield* Deferred.await(connection).pipe(Effect.either)
-        if (store._tag === "Left") return yield* warnOnce(store.left)
-        yield* pushParked(store.right).pipe(Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined)))
+        if (store._tag === "Left") {
+          yield* Ref.set(refused, Option.some(store.left))
+          // A newer schema refuses the command itself (one line, exit 2), and a command without runs of
+          // its own (history, status) says itself what it could not ask: no warning beside either.
+          return yield* store.left.kind !== "newer-schema" && journaled.size > 0 ? warnOnce(store.left) : Effect.logDebug(`shared history: ${store.left.message}`)
+        }
+        // Beside this command's own writes, not before them: a backlog of parked runs never delays its own run.
+        yield* Effect.forkIn(
+          pushParked(store.right).pipe(timed("push parked runs"), Effect.catchAll(warnOnce), Effect.ensuring(Deferred.succeed(caughtUp, undefined))),
+          scope
+        )
         for (;;) {
           yield* Ref.set(settled, (yield* Queue.size(signals)) === 0 && unsent.size === 0)
           const runId = yield* Queue.take(signals)
@@ -174,7 +216,9 @@ export const databaseHistory = (url: string): Layer.Layer<
           if (state === undefined) continue
           unsent.delete(runId)
           yield* Ref.set(settled, false)
-          const sent = yield* Effect.either(send(store.right, runId, state))
+          const sent = yield* Effect.either(send(store.right, runId, state).pipe(
+            timed(state.end !== undefined ? "the end-of-run transaction" : state.manifest !== undefined ? "a run row upsert" : "a heartbeat")
+          ))
           if (sent._tag === "Left") {
             unsent.set(runId, { ...state, ...unsent.get(runId) })
             return yield* warnOnce(sent.left)
@@ -190,22 +234,25 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Effect.zipRight(Ref.set(settled, false), Queue.offer(signals, runId))
         })
 
-      const done = Effect.zipWith(Ref.get(settled), Ref.get(stopped), (idle, gone) => gone || (idle && unsent.size === 0))
+      /** The writer has sent all it was given (or stopped for good), and the push of parked runs is over. */
+      const done = Effect.map(Effect.all([Ref.get(settled), Ref.get(stopped), Deferred.isDone(caughtUp)]), ([idle, gone, pushed]) =>
+        gone || (idle && pushed && unsent.size === 0))
 
       // At the end of the command: what is still unsent gets a moment, then is parked for the next one.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           if (!(yield* Ref.get(started))) return
           yield* Effect.interruptible(done.pipe(Effect.repeat({ schedule: Schedule.spaced(Duration.millis(10)), until: (finished) => finished }))).pipe(
-            Effect.timeoutOption(SETTLE_LIMIT)
+            Effect.timeoutOption(SETTLE_LIMIT),
+            timed("wait at exit")
           )
           if (unsent.size === 0) return
-          yield* warnOnce({ message: `it did not take ${unsent.size} run(s) in time` })
+          yield* warnOnce(Option.getOrElse(yield* Ref.get(refused), () => ({ message: `it did not take ${unsent.size} run(s) in time` })))
           for (const [runId, state] of unsent) yield* park(runId, state)
         }))
 
       const ready = Effect.gen(function*() {
-        const outcome_ = yield* connected.pipe(Effect.either, Effect.timeoutOption(READY_LIMIT))
+        const outcome_ = yield* connected.pipe(Effect.either, Effect.timeoutOption(READY_LIMIT), timed("wait before the run"))
         if (Option.isNone(outcome_)) return
         const outcome = outcome_.value
         if (outcome._tag === "Left" && outcome.left.kind === "newer-schema") return yield* new HistorySchemaError({ message: outcome.left.message })
@@ -240,10 +287,12 @@ export const databaseHistory = (url: string): Layer.Layer<
             // A journal first: a run killed before the database heard of it is still pushed later.
             if (!journaled.has(manifest.run_id)) {
               journaled.add(manifest.run_id)
-              yield* park(manifest.run_id, { taskId: manifest.task_id, manifest })
+              yield* park(manifest.run_id, { taskId: manifest.task_id, manifest }).pipe(timed("park the journal"))
             }
             yield* enqueue(manifest.run_id, manifest.task_id, (state) => void (state.manifest = manifest))
             yield* begin
+            const failed = yield* Ref.get(refused)
+            if (Option.isSome(failed) && failed.value.kind !== "newer-schema") yield* warnOnce(failed.value)
           }),
         beat: (run, at) => enqueue(run.run_id, run.task_id, (state) => void (state.beat = at)),
         ended: (manifest, summary, metrics) =>
