@@ -1,32 +1,24 @@
 import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Option, Scope } from "effect"
 import { randomBytes } from "node:crypto"
-import {
-  type ConfigError,
-  type HistorySchemaError,
-  type InvalidInputError,
-  type PersistenceError,
-  ResumeRefusedError,
-  type RunBusyError,
-  type RunNotFoundError
-} from "../domain/Errors.js"
-import { RunHistory, type StoredRun } from "../history/RunHistory.js"
+import { type ConfigError, type HistorySchemaError, type InvalidInputError, type PersistenceError, ResumeRefusedError, type RunBusyError } from "../domain/Errors.js"
 import { makeRunId, type TaskId } from "../domain/Ids.js"
 import { DEFAULT_STOP_GRACE_MS, type Pipeline } from "../domain/ProjectConfig.js"
-import { isDone, resumeDecision, resumedEntries, tokensMatch } from "../domain/ResumePolicy.js"
-import { ResumeEvent, type RunManifest } from "../domain/RunManifest.js"
-import { heartbeatAge } from "../domain/Staleness.js"
+import { isDone, tokensMatch } from "../domain/ResumePolicy.js"
+import type { ResumeEvent, RunManifest } from "../domain/RunManifest.js"
 import { isoAt } from "../domain/Timestamp.js"
+import { RunHistory } from "../history/RunHistory.js"
 import { relativeToRoot, runPaths } from "../Layout.js"
 import { type LocateError, type LocatedRun, RunDirectory, type RunPlace } from "../persistence/RunDirectory.js"
 import { StageProcesses } from "../persistence/StageProcesses.js"
 import { Project } from "../Project.js"
 import { Settings } from "../Settings.js"
+import { admit, elsewhere, resumedManifest } from "./Admission.js"
 import * as Heartbeat from "./Heartbeat.js"
 import * as ManifestStore from "./ManifestStore.js"
 import { resolvePipeline } from "./Pipelines.js"
 import { Progress } from "./Progress.js"
 import { type LoopEnd, RunCompletion, type RunResult } from "./RunCompletion.js"
-import { freshEntry, newManifest, type RunContext, withFields } from "./RunContext.js"
+import { newManifest, type RunContext } from "./RunContext.js"
 import { Shutdown } from "./Shutdown.js"
 import { type RunChild, StageRunner } from "./StageRunner.js"
 
@@ -132,40 +124,15 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
           return yield* drive(place, pipeline, manifest, false)
         }))
 
-      /** Reopens a run under its own id with a new resume event; done stages keep their entries. */
+      /** Reopens a run under its own id; what a dead orchestrator left of its stage is stopped first. */
       const continueRun = (located: LocatedRun, pipeline: Pipeline, event: ResumeEvent) =>
-        Effect.gen(function*() {
-          const previous = located.manifest
-          const resumed = withFields(previous, {
-            status: "in_progress",
-            status_detail: "resuming",
-            completed_at: null,
-            heartbeat_at: event.timestamp,
-            summary: null,
-            metrics_recorded: false,
-            resume_events: [...previous.resume_events, event],
-            commands: resumedEntries(pipeline.stages, previous.commands, (stage, index) => freshEntry(stage, index, located.paths, rel))
-          })
-          // A stale run's orchestrator died: what it left of its stage is stopped before anything runs again.
-          yield* processes.stopLeftover(located.paths, Duration.millis(DEFAULT_STOP_GRACE_MS))
-          return yield* drive({ taskId: located.taskId, runId: previous.run_id, paths: located.paths }, pipeline, resumed, true)
-        })
+        Effect.zipRight(
+          processes.stopLeftover(located.paths, Duration.millis(DEFAULT_STOP_GRACE_MS)),
+          drive({ taskId: located.taskId, runId: located.manifest.run_id, paths: located.paths }, pipeline, resumedManifest(located, pipeline, event, rel), true)
+        )
 
-      /** Whether an owned run may be resumed now: refused runs that are over get a `blocked` event on record. */
-      const admit = (located: LocatedRun, actor: string, reason: string) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const stale = heartbeatAge(located.manifest, now, { heartbeatFileAt: located.heartbeatFileAt }).heartbeat_stale
-          const decision = resumeDecision(located.manifest, stale)
-          const timestamp = isoAt(now)
-          if (decision._tag === "Resume") return ResumeEvent.make({ timestamp, actor, reason, outcome: "accepted" })
-          const runId = located.manifest.run_id
-          if (decision.record) {
-            const blocked = ResumeEvent.make({ timestamp, actor, reason, outcome: "blocked", detail: `run ${decision.why}` })
-            yield* runs.writeManifest(located.paths, withFields(located.manifest, { resume_events: [...located.manifest.resume_events, blocked] }), { final: true })
-          }
-          return yield* new ResumeRefusedError({ runId, message: `run ${runId} ${decision.why}; only a failed, cancelled or stale run can be resumed` })
-        })
+      const admitNow = (located: LocatedRun, actor: string, reason: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => admit(runs, located, now, actor, reason))
 
       /** A sub-pipeline's child: its earlier run continued when it can be, else a new one. */
       const childOf = (parent: RunContext): RunChild => (stage, previousChild, link) =>
@@ -178,7 +145,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
                 const place = yield* runs.locate(previousChild)
                 yield* runs.own(place)
                 const located = yield* runs.read(place)
-                return { located, event: yield* admit(located, "codex-orchestrator", `parent run ${parent.runId} resumed`) }
+                return { located, event: yield* admitNow(located, "codex-orchestrator", `parent run ${parent.runId} resumed`) }
               }))
               if (Either.isLeft(admitted)) {
                 yield* Effect.logDebug(`child run ${previousChild} not continued (${admitted.left.message}); starting a new one`)
@@ -204,7 +171,7 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
 
       const resume = (request: ResumeRequest) =>
         Effect.gen(function*() {
-          const place = yield* runs.locate(request.runId).pipe(Effect.catchTag("RunNotFoundError", (missing) => elsewhere(request.runId, missing)))
+          const place = yield* runs.locate(request.runId).pipe(Effect.catchTag("RunNotFoundError", (missing) => elsewhere(history, request.runId, missing)))
           yield* history.ready
           return yield* Effect.scoped(Effect.gen(function*() {
             // Ownership first: two resumes of one run can never both read it as resumable.
@@ -213,20 +180,10 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
             if (request.token !== undefined && !tokensMatch(request.token, located.manifest.resume_token)) {
               return yield* new ResumeRefusedError({ runId: request.runId, message: `resume token does not match run ${request.runId}` })
             }
-            const event = yield* admit(located, request.actor ?? settings.env["USER"] ?? "cli", request.reason ?? "resume requested")
+            const event = yield* admitNow(located, request.actor ?? settings.env["USER"] ?? "cli", request.reason ?? "resume requested")
             return yield* continueRun(located, yield* pipelineOf(located.manifest.pipeline_id), event)
           }))
         })
-
-      /** A run another machine has the files of is resumed there. */
-      const elsewhere = (runId: string, missing: RunNotFoundError): Effect.Effect<never, RunNotFoundError | ResumeRefusedError | HistorySchemaError> =>
-        history.find(runId).pipe(
-          Effect.catchTag("HistoryUnreachable", () => Effect.succeed(Option.none<StoredRun>())),
-          Effect.flatMap((row): Effect.Effect<never, RunNotFoundError | ResumeRefusedError> =>
-            Option.isNone(row)
-              ? Effect.fail(missing)
-              : Effect.fail(new ResumeRefusedError({ runId, message: `run ${runId} ran on ${row.value.host}, which has its files: resume it there` })))
-        )
 
       return { start, resume }
     })
