@@ -1,4 +1,4 @@
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as LocalFileSystem from "./platform/LocalFileSystem.js"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Console, Effect, Layer } from "effect"
@@ -34,7 +34,7 @@ export const runMain = (cli: CliProgram): void => {
 
   const base = baseLayer({
     // What @effect/cli and the program use of the platform, and no more (no CommandExecutor, no workers).
-    platform: Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer),
+    platform: Layer.mergeAll(LocalFileSystem.layer, NodePath.layer, NodeTerminal.layer),
     settings: Settings.fromEnv,
     shutdown: Layer.succeed(Shutdown, shutdown),
     progress: Progress.layer

@@ -114,7 +114,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
       const syncDirectory = (dir: string) =>
         Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (handle) => handle.sync))
 
-      const write = Effect.fn("AtomicFile.write")(function*(
+      const write = Effect.fnUntraced(function*(
         target: string,
         data: string | Uint8Array,
         options: AtomicWriteOptions = {}

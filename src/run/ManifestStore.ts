@@ -63,13 +63,13 @@ export const make = (initial: RunManifest, sink: ManifestSink): Effect.Effect<Ma
         return next
       })
 
-    const update = Effect.fn("ManifestStore.update")(function*(f: (manifest: RunManifest) => RunManifest) {
+    const update = Effect.fnUntraced(function*(f: (manifest: RunManifest) => RunManifest) {
       return yield* writeLock.withPermits(1)(
         Ref.update(state, f).pipe(Effect.zipRight(writeNewest({ final: false })))
       )
     })
 
-    const modify = Effect.fn("ManifestStore.modify")(function*(f: (manifest: RunManifest) => RunManifest) {
+    const modify = Effect.fnUntraced(function*(f: (manifest: RunManifest) => RunManifest) {
       yield* Ref.update(state, f)
     })
 
@@ -87,7 +87,7 @@ export const make = (initial: RunManifest, sink: ManifestSink): Effect.Effect<Ma
         })
       )
 
-    const beat = Effect.fn("ManifestStore.beat")(function*(options: { readonly quietMillis: number }) {
+    const beat = Effect.fnUntraced(function*(options: { readonly quietMillis: number }) {
       if (yield* Ref.get(finalized)) return "finalized" as const
       const iso = isoAt(yield* Clock.currentTimeMillis)
       yield* Ref.update(state, (manifest) => new RunManifest({ ...manifest, heartbeat_at: iso }, true))

@@ -69,23 +69,23 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
         })
         const settled = yield* ctx.store.current
         const summary = buildRunSummary(settled, completedAt)
-        yield* runs.writeRunSummary(ctx.paths, summary).pipe(
-          Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))
-        )
         const line = settled.metrics_recorded ? null : buildMetricsLine(settled, completedAt)
-        if (line !== null) {
-          yield* metrics.append(ctx.taskId, line).pipe(
+        const completed = { taskId: ctx.taskId, runId: ctx.runId, summary }
+        // Independent files, flushed side by side; all of them before the final manifest, which names
+        // the run summary and says whether metrics were recorded. From the final manifest on the run is
+        // over, so its history is parked ahead of it: it then survives a kill before the snapshot.
+        yield* Effect.all([
+          runs.writeRunSummary(ctx.paths, summary).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))),
+          line === null ? Effect.void : metrics.append(ctx.taskId, line).pipe(
             Effect.zipRight(ctx.store.modify((m) => withFields(m, { metrics_recorded: true }))),
             Effect.catchAll((error) => Effect.logWarning(`metrics not recorded: ${error.message}`))
+          ),
+          processes.clear(ctx.paths).pipe(Effect.catchAll((error) => Effect.logDebug(error.message))),
+          runs.writeHeartbeat(ctx.paths, completedAt).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`))),
+          coordinator.parkAhead(completed).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`could not park the run summary ahead of the snapshot: ${error.message}`))
           )
-        }
-        yield* processes.clear(ctx.paths).pipe(Effect.catchAll((error) => Effect.logDebug(error.message)))
-        yield* runs.writeHeartbeat(ctx.paths, completedAt).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write .heartbeat: ${error.message}`)))
-        const completed = { taskId: ctx.taskId, runId: ctx.runId, summary }
-        // From the final manifest on, the run is over: its history must survive a kill before the snapshot.
-        yield* coordinator.parkAhead(completed).pipe(
-          Effect.catchAll((error) => Effect.logWarning(`could not park the run summary ahead of the snapshot: ${error.message}`))
-        )
+        ], { concurrency: "unbounded", discard: true })
         const flushed = yield* Effect.either(ctx.store.flush)
         // The run's history is kept even when its final manifest cannot be: the run did happen. The
         // coordinator has logged the snapshot's outcome; once is enough.

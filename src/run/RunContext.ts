@@ -66,6 +66,12 @@ export const record = (ctx: RunContext, change: (manifest: RunManifest) => RunMa
     Effect.catchAll((error) => Effect.logWarning(`manifest not written, the next write will carry the change: ${error.message}`))
   )
 
+/**
+ * A command stage's end, in memory: the write that follows at once (the next stage's start, or the
+ * run's final flush) carries it, so a stage costs one manifest write, not two.
+ */
+export const recordEnd = (ctx: RunContext, change: (manifest: RunManifest) => RunManifest) => ctx.store.modify(change)
+
 /** The manifest a new run starts with (CONTRACT §3): every stage pending, a fresh resume token. */
 export const newManifest = (options: {
   readonly taskId: string

@@ -11,7 +11,7 @@ import { RunDirectory } from "../persistence/RunDirectory.js"
 import { StageProcesses } from "../persistence/StageProcesses.js"
 import { Settings } from "../Settings.js"
 import { Progress, type StageProgress } from "./Progress.js"
-import { record, type RunContext, setEntry, type StageResult, withFields } from "./RunContext.js"
+import { record, recordEnd, type RunContext, setEntry, type StageResult, withFields } from "./RunContext.js"
 import { buildRunSummary } from "./RunReport.js"
 import { isStopSignal, Shutdown } from "./Shutdown.js"
 import { StageProcess } from "./stage/StageProcess.js"
@@ -89,13 +89,13 @@ export class StageRunner extends Context.Tag("codex-orchestrator/StageRunner")<S
           if (ran._tag === "Left") {
             // Logs that cannot be opened or written end the stage like a command that cannot start.
             yield* Effect.logWarning(`stage ${stage.id} could not run: ${ran.left.message}`)
-            yield* record(ctx, (m) => withFields(setEntry(index, { status: "failed", completed_at, summary: ran.left.message })(m), { status_detail: `stage:${stage.id}:error` }))
+            yield* recordEnd(ctx, (m) => withFields(setEntry(index, { status: "failed", completed_at, summary: ran.left.message })(m), { status_detail: `stage:${stage.id}:error` }))
             yield* finished("error")
             return { _tag: "Failed" } as const
           }
           const outcome = ran.right
           if (outcome.cancelledBy !== null) {
-            yield* record(ctx, setEntry(index, { status: "failed", completed_at, exit_code: outcome.exitCode, summary: `Cancelled by ${outcome.cancelledBy}` }))
+            yield* recordEnd(ctx, setEntry(index, { status: "failed", completed_at, exit_code: outcome.exitCode, summary: `Cancelled by ${outcome.cancelledBy}` }))
             yield* finished("cancelled")
             return { _tag: "Stopped", signal: outcome.cancelledBy } as const
           }
@@ -112,7 +112,7 @@ export class StageRunner extends Context.Tag("codex-orchestrator/StageRunner")<S
             created_at: completed_at
           })).pipe(Effect.catchAll((error) => Effect.as(Effect.logWarning(`could not write error file: ${error.message}`), null)))
           const status = ok ? "succeeded" : stage.allowFailure ? "skipped" : "failed"
-          yield* record(ctx, (m) => {
+          yield* recordEnd(ctx, (m) => {
             const next = setEntry(index, { status, completed_at, exit_code: outcome.exitCode, summary, error_file })(m)
             return status === "failed" ? withFields(next, { status_detail: `stage:${stage.id}:failed` }) : next
           })

@@ -2,9 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { PassThrough } from "node:stream"
-import { pipeStream, takeOverPipe } from "../../src/run/stage/NodeStageSpawner.js"
+import { openPipe, type PipeReader, takeOverPipe } from "../../src/run/stage/NodeStageSpawner.js"
 
 const request = { index: 4, command: "true", cwd: ".", env: {} }
+
+const pipeStream = (name: string, reader: PipeReader) => Stream.unwrapScoped(openPipe(request, name, reader))
 
 /** Copies each batch as it is pulled: a batch is only valid until the next pull. */
 const collect = (stream: Stream.Stream<Uint8Array, unknown>) =>
@@ -20,8 +22,8 @@ describe("NodeStageSpawner's pipe reader", () => {
       const stdout = takeOverPipe(child.stdout)
       const stderr = takeOverPipe(child.stderr)
       expect([stdout.zeroCopy, stderr.zeroCopy]).toEqual([true, true])
-      const bytes = yield* collect(pipeStream(request, "stdout", stdout))
-      yield* collect(pipeStream(request, "stderr", stderr))
+      const bytes = yield* collect(pipeStream("stdout", stdout))
+      yield* collect(pipeStream("stderr", stderr))
       expect(bytes.toString()).toBe("one two")
     }))
 
@@ -30,7 +32,7 @@ describe("NodeStageSpawner's pipe reader", () => {
       const source = new PassThrough()
       const reader = takeOverPipe(source)
       expect([reader.socket, reader.zeroCopy]).toEqual([source, false])
-      const fiber = yield* Effect.fork(collect(pipeStream(request, "stdout", reader)))
+      const fiber = yield* Effect.fork(collect(pipeStream("stdout", reader)))
       const sent = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251)
       for (let at = 0; at < sent.length; at += 1000) source.write(sent.subarray(at, at + 1000))
       source.end()
@@ -40,7 +42,7 @@ describe("NodeStageSpawner's pipe reader", () => {
   it.live("reports a read error as StageSpawnError naming the stream, after what was read", () =>
     Effect.gen(function* () {
       const source = new PassThrough()
-      const fiber = yield* Effect.fork(Stream.runCollect(pipeStream(request, "stderr", takeOverPipe(source))))
+      const fiber = yield* Effect.fork(Stream.runCollect(pipeStream("stderr", takeOverPipe(source))))
       source.write("partial")
       yield* Effect.sleep("60 millis")
       source.destroy(Object.assign(new Error("broken pipe"), { code: "EPIPE" }))

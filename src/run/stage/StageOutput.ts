@@ -63,10 +63,10 @@ const maskedBatches = (redactor: Redactor) => {
 }
 
 /** The stream as its log holds it: masked when there is anything to mask, what the masker held back last. */
-const masking = (redactor: Redactor) => <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+const masking = (redactor: Redactor, count: (batch: Uint8Array) => void) => <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
   redactor.isEmpty ? stream : Stream.suspend(() => {
     const masked = maskedBatches(redactor)
-    return stream.pipe(Stream.map(masked.take), Stream.concat(Stream.sync(masked.rest)), Stream.filter((bytes) => bytes.length > 0))
+    return stream.pipe(Stream.map((batch) => (count(batch), masked.take(batch))), Stream.concat(Stream.sync(masked.rest)), Stream.filter((bytes) => bytes.length > 0))
   })
 
 /** The log sink: each batch as one ndjson event in the stage log and runner.ndjson. */
@@ -98,14 +98,19 @@ export const pipeOutput = (options: {
   readonly counter: OutputCounter
 }): Effect.Effect<CapturedStream, StageSpawnError | PersistenceError> => {
   let totalBytes = 0
+  const count = (batch: Uint8Array) => {
+    totalBytes += batch.length
+    options.counter.bytes += batch.length
+  }
+  // Counted where a batch is first touched, before it is masked: the masking step, or the log sink's.
+  const log = logBatches(options.type, options.index, options.logs)
+  const counted = (): BatchSink<void, PersistenceError> => {
+    const sink = log()
+    return { step: (batch) => (count(batch), sink.step(batch)), done: sink.done }
+  }
   return options.stream.pipe(
-    Stream.map((batch) => {
-      totalBytes += batch.length
-      options.counter.bytes += batch.length
-      return batch
-    }),
-    masking(options.redactor),
-    Stream.run(both(logBatches(options.type, options.index, options.logs), captureBatches())),
+    masking(options.redactor, count),
+    Stream.run(both(options.redactor.isEmpty ? counted : log, captureBatches())),
     Effect.map(([, snapshot]): CapturedStream => {
       const { head, tail } = capturedText(snapshot)
       const truncated = snapshot.droppedBytes > 0

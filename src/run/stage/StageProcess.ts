@@ -95,7 +95,7 @@ const endEvent = (index: number, status: ExitStatus, endedAt: number) =>
   }])
 
 const makeRun = (spawner: StageSpawner["Type"]) =>
-  Effect.fn("StageProcess.run")(function*(request: StageRequest) {
+  Effect.fnUntraced(function*(request: StageRequest) {
     const grace = Duration.millis(request.stopGraceMs ?? DEFAULT_STOP_GRACE_MS)
     const counter = request.counter ?? { bytes: 0 }
     const writeEnd = (status: ExitStatus) =>
