@@ -19,7 +19,7 @@ export default defineConfig({
       {
         extends: true,
         // One PostgreSQL server for the run (scripts/postgres.sh), or CODEX_ORCHESTRATOR_TEST_PG_URL's.
-        test: { name: "integration", include: integration, exclude: ["test/cli/bad-input.test.ts"], globalSetup: ["test/support/postgresGlobalSetup.ts"] }
+        test: { name: "integration", include: integration, exclude: ["test/cli/bad-input.test.ts"], globalSetup: ["test/support/buildGlobalSetup.ts", "test/support/postgresGlobalSetup.ts"] }
       }
     ]
   }

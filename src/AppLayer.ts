@@ -3,7 +3,7 @@ import type { Path } from "@effect/platform/Path"
 import type { Terminal } from "@effect/platform/Terminal"
 import { Effect, Layer, Option } from "effect"
 import { DEFAULT_LOCK_RETRY } from "./domain/ProjectConfig.js"
-import { Redaction, Redactor, secretValues } from "./domain/Redactor.js"
+import { Redaction, Redactor, secretValues, urlSecrets } from "./domain/Redactor.js"
 import { ExitCode } from "./ExitCode.js"
 import { LockRetryPolicy } from "./persistence/LockRetryPolicy.js"
 import { ProcessInfo } from "./persistence/ProcessInfo.js"
@@ -18,16 +18,6 @@ export type Platform = FileSystem | Path | Terminal
 /** What every command has: the edges, the project's config, its one masker. */
 export type Base = Platform | Settings | Shutdown | Progress | Project | Redaction | LockRetryPolicy | ProcessInfo | ExitCode
 
-/** The password of the shared history's URL, which must never be shown (CONTRACT §11). */
-const urlPassword = (url: string): ReadonlyArray<string> => {
-  try {
-    const password = decodeURIComponent(new URL(url).password)
-    return password.length > 0 ? [password] : []
-  } catch {
-    return []
-  }
-}
-
 /** Built once per process from the inherited environment, every stage env and the config's patterns. */
 const redaction: Layer.Layer<Redaction, never, Settings | Project> = Layer.effect(
   Redaction,
@@ -37,7 +27,7 @@ const redaction: Layer.Layer<Redaction, never, Settings | Project> = Layer.effec
     const stageSecrets = Option.match(config, { onNone: () => [], onSome: (c) => stageEnvironments(c).flatMap(secretValues) })
     return Redactor.build({
       env: settings.env,
-      literals: [...stageSecrets, ...Option.match(settings.historyUrl, { onNone: () => [], onSome: urlPassword })],
+      literals: [...stageSecrets, ...Option.match(settings.historyUrl, { onNone: () => [], onSome: urlSecrets })],
       patterns: Option.match(config, { onNone: () => [], onSome: (c) => c.redact })
     })
   })

@@ -47,6 +47,21 @@ export const secretValues = (env: Readonly<Record<string, string>>): ReadonlyArr
   return [...values].sort((a, b) => b.length - a.length)
 }
 
+/**
+ * A URL's password as the URL holds it and decoded (CONTRACT §11). One too short to mask on its own is
+ * masked with what surrounds it in the URL, `:password@`, which stays distinctive.
+ */
+export const urlSecrets = (url: string): ReadonlyArray<string> => {
+  try {
+    const { password } = new URL(url)
+    if (password === "") return []
+    const forms = [...new Set([password, decodeURIComponent(password)])]
+    return forms.every((form) => form.length >= MIN_SECRET_LENGTH) ? forms : [`:${password}@`]
+  } catch {
+    return []
+  }
+}
+
 /** Shared by every masker of a Redactor: each use sets `lastIndex` first and runs to the end synchronously. */
 interface Matcher {
   readonly global: RegExp

@@ -11,9 +11,10 @@ import { ProcessInfo } from "../persistence/ProcessInfo.js"
 import { RunDirectory } from "../persistence/RunDirectory.js"
 import { TaskStateStore } from "../persistence/TaskStateStore.js"
 import { Settings } from "../Settings.js"
+import { asHistoryRun, historyRows, timed } from "./HistoryRows.js"
 import { loadPgStore } from "./loadPgStore.js"
-import type { HistoryFailure, PgStore, RunEnd, RunRow, StoredRun } from "./PgStore.js"
-import { filesList, type HistoryRun, RunHistory, type RunHistoryShape, HistoryUnreachable } from "./RunHistory.js"
+import type { HistoryFailure, PgStore, RunEnd } from "./PgStore.js"
+import { filesList, HistoryUnreachable, RunHistory, type RunHistoryShape } from "./RunHistory.js"
 
 /** How long a command waits for the database before it starts a run without it. */
 const READY_LIMIT = Duration.seconds(3)
@@ -26,13 +27,6 @@ const SETTLE_LIMIT = Duration.seconds(3)
 
 const encodeSummary = Schema.encodeSync(RunSummary)
 const decodeManifest = Schema.decodeUnknownOption(RunManifest)
-
-/** Runs `effect` and logs, at debug level, how long it took (CODEX_ORCHESTRATOR_LOG=debug): where a run's time goes. */
-const timed = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.timed(effect).pipe(
-    Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),
-    Effect.map(([, value]) => value)
-  )
 
 /** What of a run the database has not taken yet. */
 interface Unsent {
@@ -96,28 +90,7 @@ export const databaseHistory = (url: string): Layer.Layer<
             `the shared history is unavailable (${failure.message}); runs are kept in their files and parked under ${settings.outDir}/<task>/pending-history/ for the next command that reaches it`
           ))
 
-      const rowOf = (manifest: RunManifest, host: string, writer: number): RunRow => ({
-        run_id: manifest.run_id,
-        task_id: manifest.task_id,
-        pipeline_id: manifest.pipeline_id,
-        parent_run_id: manifest.parent_run_id,
-        status: manifest.status,
-        status_detail: manifest.status_detail,
-        host,
-        pid: writer,
-        started_at: manifest.started_at,
-        updated_at: manifest.updated_at,
-        heartbeat_at: manifest.heartbeat_at,
-        completed_at: manifest.completed_at,
-        artifact_root: manifest.artifact_root,
-        manifest: redactor.maskJson(manifest)
-      })
-      const endOf = (manifest: RunManifest, summary: unknown, lines: ReadonlyArray<MetricsLine>, host: string, writer: number): RunEnd => ({
-        run: rowOf(manifest, host, writer),
-        summary,
-        metrics: lines.flatMap((line) =>
-          line.completed_at === null ? [] : [{ status: line.status, completed_at: line.completed_at, recorded_at: line.recorded_at, line: redactor.maskJson(line) }])
-      })
+      const { endOf, rowOf } = historyRows(redactor)
 
       const unsent = new Map<string, Unsent>()
       const journaled = new Set<string>()
@@ -256,19 +229,6 @@ export const databaseHistory = (url: string): Layer.Layer<
         if (Option.isNone(outcome_)) return
         const outcome = outcome_.value
         if (outcome._tag === "Left" && outcome.left.kind === "newer-schema") return yield* new HistorySchemaError({ message: outcome.left.message })
-      })
-
-      const asHistoryRun = (row: StoredRun): HistoryRun => ({
-        run_id: row.run_id,
-        status: row.status,
-        status_detail: row.status_detail,
-        pipeline_id: row.pipeline_id,
-        parent_run_id: row.parent_run_id,
-        host: row.host,
-        started_at: row.started_at,
-        completed_at: row.completed_at,
-        heartbeat_at: row.heartbeat_at,
-        heartbeat_stale: row.heartbeat_stale
       })
 
       const asked = <A>(query: (store: PgStore) => Effect.Effect<A, HistoryFailure>) =>

@@ -87,11 +87,12 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
           )
         ], { concurrency: "unbounded", discard: true })
         const flushed = yield* Effect.either(ctx.store.flush)
+        const final = yield* ctx.store.current
+        // Handed to the shared history's writer first, so its transaction overlaps the snapshot's.
+        yield* history.ended(final, summary, line)
         // The run's history is kept even when its final manifest cannot be: the run did happen. The
         // coordinator has logged the snapshot's outcome; once is enough.
         yield* coordinator.handleRunCompleted(completed).pipe(Effect.ignore)
-        const final = yield* ctx.store.current
-        yield* history.ended(final, summary, line)
         if (Either.isLeft(flushed)) return yield* flushed.left
         yield* progress.runFinished(ctx.runId, final.status)
         return { manifest: final, exitCode: end._tag === "Stopped" ? exitCodeFor(end.signal) : status === "succeeded" ? 0 : 1 }

@@ -164,8 +164,9 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
       const start = (request: StartRequest) =>
         Effect.gen(function*() {
           const pipeline = yield* pipelineOf(request.pipelineId)
-          yield* runs.prepare(request.taskId)
+          // The database's refusal (a newer schema) comes before anything is made on disk.
           yield* history.ready
+          yield* runs.prepare(request.taskId)
           return yield* startRun(request, pipeline, noLink)
         })
 

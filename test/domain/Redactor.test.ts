@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
-import { MASK, PATTERN_WINDOW, Redactor, redactPatternProblem, secretValues } from "../../src/domain/Redactor.js"
+import { MASK, PATTERN_WINDOW, Redactor, redactPatternProblem, secretValues, urlSecrets } from "../../src/domain/Redactor.js"
 
 const maskInPieces = (redactor: Redactor, text: string, cuts: ReadonlyArray<number>): string => {
   const masker = redactor.streaming()
@@ -285,4 +285,19 @@ describe("Redactor", () => {
     },
     { fastCheck: { numRuns: 150 } }
   )
+})
+
+describe("urlSecrets", () => {
+  it("gives the password as the URL holds it and decoded", () => {
+    expect(urlSecrets("postgres://codex:pa%2Fss%40word9@db:5432/codex")).toEqual(["pa%2Fss%40word9", "pa/ss@word9"])
+  })
+
+  it("masks a password too short to mask alone only where the URL shows it", () => {
+    const redactor = Redactor.build({ env: {}, literals: urlSecrets("postgres://codex:x@db/codex") })
+    expect(redactor.mask("runner codex-cli at postgres://codex:x@db/codex")).toBe(`runner codex-cli at postgres://codex${MASK}db/codex`)
+  })
+
+  it("gives nothing for a URL without a password or that does not parse", () => {
+    expect([urlSecrets("postgres://codex@db/codex"), urlSecrets("not a url")]).toEqual([[], []])
+  })
 })

@@ -216,10 +216,8 @@ describe("the database's password", () => {
   })
 })
 
-// Known defects outside src/history (src/AppLayer.ts `urlPassword` gives the masker the decoded password
-// only, as a bare literal): these fail today, and `it.fails` turns red once they are mended.
-describe("the database's password: known defects of the masker's literal", () => {
-  it.fails("a password with %-escapes in the URL is masked in the form the URL holds", async () => {
+describe("the database's password in the forms a URL holds it", () => {
+  it("a password with %-escapes in the URL is masked in the form the URL holds", async () => {
     const server = new URL(serverUrl())
     const a = machine("host-a", `postgres://codex:pa%2Fss%25wo%40rd!Secret9@127.0.0.1:${server.port}/codex`)
     const result = a.run(["start", "talky", "--task", TASK, "--format", "json"])
@@ -227,7 +225,7 @@ describe("the database's password: known defects of the masker's literal", () =>
     expect(filesHolding(a.root, "Secret9")).toEqual([])
   })
 
-  it.fails("a one-letter password does not mask that letter everywhere (the manifest's runner stays codex-cli)", async () => {
+  it("a one-letter password does not mask that letter everywhere (the manifest's runner stays codex-cli)", async () => {
     const a = machine("host-a", `postgres://codex:x@127.0.0.1:${await deadPortOf()}/codex`)
     const runId = started(a.run(["start", "p", "--task", TASK, "--format", "json"]))
     const manifest = JSON.parse(fs.readFileSync(path.join(a.root, ".runs", TASK, "cli", runId, "manifest.json"), "utf8")) as { runner: string }
