@@ -49,13 +49,15 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
       const path = yield* Path.Path
       const processes = yield* ProcessInfo
       const directories = yield* Directories
-      const ownHost = hostTag(processes.hostname)
+      // On first use: hashing loads node:crypto's hash, a few ms that a command writing nothing need not pay.
+      let host: string | undefined
+      const ownHost = () => (host ??= hostTag(processes.hostname))
       const lastSwept = yield* Ref.make(new Map<string, number>())
 
       /** The writer of a temp file, when its name says and it ran on this host. */
       const writerOnThisHost = (name: string): Option.Option<number> => {
         const match = TEMP_NAME.exec(name)
-        return match?.[1] !== undefined && match[2] === ownHost ? Option.some(Number(match[1])) : Option.none()
+        return match?.[1] !== undefined && match[2] === ownHost() ? Option.some(Number(match[1])) : Option.none()
       }
 
       const writerIsDead = (name: string) =>
@@ -123,7 +125,7 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
         const bytes = typeof data === "string" ? encoder.encode(data) : data
         yield* directories.ensure(dir)
         yield* sweep(dir)
-        const temp = path.join(dir, `.${path.basename(target)}.${processes.pid}.${ownHost}.${randomBytes(8).toString("hex")}.tmp`)
+        const temp = path.join(dir, `.${path.basename(target)}.${processes.pid}.${ownHost()}.${randomBytes(8).toString("hex")}.tmp`)
         yield* Effect.gen(function*() {
           yield* writeTemp(temp, bytes, options).pipe(
             // The directory was made earlier in this process and removed since: make it again, once.
