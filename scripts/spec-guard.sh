@@ -5,7 +5,9 @@
 #
 # Checks, one output line each (`ok`, `FAIL` or `skip` + what), then `spec-guard: N passed, F failed`:
 #   docs-updated   source files (src/**, scripts/**, except *.md) changed against the base without any
-#                  change under docs/ fail.
+#                  change under docs/ fail. Any change counts: an edit, a rewrite, a deleted page.
+#   docs-budget    the Markdown under docs/ is at most one line for every 5 lines under src/ (never
+#                  less than 200 lines): docs are kept true by rewriting, and growing them is no merit.
 #   last-review    every docs/**/*.md carrying a `last_review: YYYY-MM-DD` line is at most 30 days old
 #                  (today: $SPEC_GUARD_TODAY, else `date -u +%F`); an unparseable date or one more than a
 #                  day in the future fails, naming the file. One check per such file.
@@ -24,6 +26,8 @@
 set -u
 
 MAX_AGE_DAYS=30
+SRC_LINES_PER_DOC_LINE=5
+MIN_DOCS_BUDGET=200
 dry_run=0
 
 for arg in "$@"; do
@@ -178,7 +182,31 @@ check_last_review() {
   ((found == 1)) || skip "last-review: no doc under docs/ carries a last_review line"
 }
 
+lines_under() {
+  local dir=$1
+  shift
+  find "$dir" -type f "$@" -exec cat -- {} + 2>/dev/null | wc -l | tr -d ' '
+}
+
+check_docs_budget() {
+  if [[ ! -d docs ]]; then
+    skip "docs-budget: no docs/ directory"
+    return
+  fi
+  local docs src=0 budget
+  docs=$(lines_under ./docs -name '*.md')
+  [[ -d src ]] && src=$(lines_under ./src)
+  budget=$((src / SRC_LINES_PER_DOC_LINE))
+  ((budget < MIN_DOCS_BUDGET)) && budget=$MIN_DOCS_BUDGET
+  if ((docs > budget)); then
+    fail "docs-budget: docs/ holds $docs lines of Markdown, over its budget of $budget (src/ has $src lines); rewrite what is no longer true instead of adding"
+  else
+    ok "docs-budget: docs/ holds $docs lines of Markdown, within its budget of $budget (src/ has $src lines)"
+  fi
+}
+
 check_docs_updated
+check_docs_budget
 check_last_review
 
 echo "spec-guard: $passed passed, $failed failed"

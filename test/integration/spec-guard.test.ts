@@ -73,8 +73,9 @@ describe("spec-guard.sh", () => {
     expect(result.code).toBe(0)
     expect(result.lines).toEqual([
       "ok   docs-updated: no source changes against HEAD (uncommitted changes)",
+      "ok   docs-budget: docs/ holds 2 lines of Markdown, within its budget of 200 (src/ has 1 lines)",
       `ok   last-review docs/PRD.md: ${TODAY} (0 days old)`,
-      "spec-guard: 2 passed, 0 failed"
+      "spec-guard: 3 passed, 0 failed"
     ])
     expect(result.stderr).toBe("")
   })
@@ -89,7 +90,7 @@ describe("spec-guard.sh", () => {
     expect(failing.stdout).toContain(
       "FAIL docs-updated: 2 source file(s) changed against HEAD (uncommitted changes) without a change under docs/: scripts/new.sh src/index.ts"
     )
-    expect(failing.last).toBe("spec-guard: 1 passed, 1 failed")
+    expect(failing.last).toBe("spec-guard: 2 passed, 1 failed")
 
     const dryRun = guard(root, ["--dry-run"])
     expect(dryRun.code).toBe(0)
@@ -103,7 +104,34 @@ describe("spec-guard.sh", () => {
     const result = guard(root)
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("ok   docs-updated: 1 source file(s) and 1 doc(s) changed against HEAD")
-    expect(result.last).toBe("spec-guard: 2 passed, 0 failed")
+    expect(result.last).toBe("spec-guard: 3 passed, 0 failed")
+  })
+
+  it("counts a shortened or deleted page as a docs change", () => {
+    const root = repo()
+    write(root, "docs/GUIDE.md", "# guide\nline\nline\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "guide")
+    write(root, "src/index.ts", "export const x = 2\n")
+    write(root, "docs/GUIDE.md", "# guide\n")
+    expect(guard(root).stdout).toContain("ok   docs-updated: 1 source file(s) and 1 doc(s) changed against HEAD")
+    rmSync(path.join(root, "docs/GUIDE.md"))
+    expect(guard(root).stdout).toContain("ok   docs-updated: 1 source file(s) and 1 doc(s) changed against HEAD")
+  })
+
+  it("fails docs that grow past one line for every 5 of src/, whatever else changed", () => {
+    const root = repo()
+    write(root, "src/big.ts", "export const y = 1\n".repeat(1_500))
+    write(root, "docs/LONG.md", "words\n".repeat(299))
+    const over = guard(root)
+    expect(over.code).toBe(1)
+    expect(over.stdout).toContain(
+      "FAIL docs-budget: docs/ holds 301 lines of Markdown, over its budget of 300 (src/ has 1501 lines); rewrite what is no longer true instead of adding"
+    )
+    write(root, "docs/LONG.md", "words\n".repeat(298))
+    const fits = guard(root)
+    expect(fits.code).toBe(0)
+    expect(fits.stdout).toContain("ok   docs-budget: docs/ holds 300 lines of Markdown, within its budget of 300 (src/ has 1501 lines)")
   })
 
   it("ignores changes outside the source directories and markdown beside scripts", () => {
@@ -167,7 +195,7 @@ describe("spec-guard.sh", () => {
     expect(result.stdout).toContain("FAIL last-review docs/guide/OLD.md: 2026-10-29 is 31 days old (limit 30)")
     expect(result.stdout).toContain("ok   last-review docs/EDGE.md: 2026-10-30 (30 days old)")
     expect(result.stdout).not.toContain("NONE.md")
-    expect(result.last).toBe("spec-guard: 3 passed, 1 failed")
+    expect(result.last).toBe("spec-guard: 4 passed, 1 failed")
   })
 
   it("fails an unparseable or impossible last_review date, naming the file", () => {
@@ -198,8 +226,9 @@ describe("spec-guard.sh", () => {
     expect(result.code).toBe(0)
     expect(result.lines).toEqual([
       "skip docs-updated: not a git checkout",
+      "ok   docs-budget: docs/ holds 1 lines of Markdown, within its budget of 200 (src/ has 1 lines)",
       `ok   last-review docs/PRD.md: ${TODAY} (0 days old)`,
-      "spec-guard: 1 passed, 0 failed"
+      "spec-guard: 2 passed, 0 failed"
     ])
   })
 
