@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import * as net from "node:net"
 import { promisify } from "node:util"
 import { afterAll, inject } from "vitest"
 
@@ -51,3 +52,14 @@ export const dropDatabasesAfterAll = (): void => {
 
 /** The URL's password, as the server knows it. */
 export const passwordOf = (url: string): string => decodeURIComponent(new URL(url).password)
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export const deadPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })

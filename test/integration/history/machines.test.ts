@@ -24,7 +24,7 @@ import {
   walkFiles,
   within
 } from "../edges/binary.js"
-import { dropDatabasesAfterAll, freshDatabase, passwordOf, query, serverUrl } from "../../support/PgDatabases.js"
+import { deadPort, dropDatabasesAfterAll, freshDatabase, passwordOf, query, serverUrl } from "../../support/PgDatabases.js"
 
 installHooks()
 dropDatabasesAfterAll()
@@ -107,16 +107,6 @@ const expectSchemaRefusal = (result: BinResult) => {
   expect(result.stderr, report(result)).toMatch(/^codex-orchestrator: [^\n]*schema version 99[^\n]*\n$/)
 }
 
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-const deadPortOf = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const databaseOf = (url: string) => new URL(url).pathname.slice(1)
 
@@ -226,7 +216,7 @@ describe("the database's password in the forms a URL holds it", () => {
   })
 
   it("a one-letter password does not mask that letter everywhere (the manifest's runner stays codex-cli)", async () => {
-    const a = machine("host-a", `postgres://codex:x@127.0.0.1:${await deadPortOf()}/codex`)
+    const a = machine("host-a", `postgres://codex:x@127.0.0.1:${await deadPort()}/codex`)
     const runId = started(a.run(["start", "p", "--task", TASK, "--format", "json"]))
     const manifest = JSON.parse(fs.readFileSync(path.join(a.root, ".runs", TASK, "cli", runId, "manifest.json"), "utf8")) as { runner: string }
     expect(manifest.runner).toBe("codex-cli")
@@ -235,7 +225,7 @@ describe("the database's password in the forms a URL holds it", () => {
 
 describe("a database that misbehaves", () => {
   it("one that cannot be reached: history answers from the files with one warning, status of an unknown run is refused with one line", async () => {
-    const port = await deadPortOf()
+    const port = await deadPort()
     const a = machine("host-a", `postgres://codex:not-reached-7@127.0.0.1:${port}/codex`)
     const runId = started(run(a.root, ["start", "p", "--task", TASK, "--format", "json"]))
     const listed = a.run(["history", "--task", TASK, "--format", "json"])
@@ -264,7 +254,7 @@ describe("a database that misbehaves", () => {
     const url = await freshDatabase()
     const a = machine("host-a", url)
     const away = new URL(url)
-    away.port = String(await deadPortOf())
+    away.port = String(await deadPort())
     const parked = await within(Promise.all(Array.from({ length: 12 }, () =>
       launch(a.root, ["start", "p", "--task", TASK, "--format", "json"], { env: { ...a.env, CODEX_ORCHESTRATOR_HISTORY_URL: away.toString() } }).done)), 30_000, "12 starts without the database")
     const ids = parked.map((result) => started(result))

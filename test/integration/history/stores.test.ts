@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -27,7 +26,8 @@ import {
   waitForPid,
   within
 } from "../edges/binary.js"
-import { dropDatabasesAfterAll, freshDatabase, query } from "../../support/PgDatabases.js"
+import type { HistoryRun } from "../../../src/history/RunHistory.js"
+import { deadPort, dropDatabasesAfterAll, freshDatabase, query } from "../../support/PgDatabases.js"
 
 installHooks()
 dropDatabasesAfterAll()
@@ -37,18 +37,7 @@ const TASK = "same"
 interface HistoryAnswer {
   readonly task_id: string
   readonly source: "files" | "database"
-  readonly runs: ReadonlyArray<{
-    readonly run_id: string
-    readonly status: string
-    readonly status_detail: string | null
-    readonly pipeline_id: string
-    readonly parent_run_id: string | null
-    readonly host: string
-    readonly started_at: string
-    readonly completed_at: string | null
-    readonly heartbeat_at: string | null
-    readonly heartbeat_stale: boolean
-  }>
+  readonly runs: ReadonlyArray<HistoryRun>
 }
 
 const HISTORY_FIELDS = ["run_id", "status", "status_detail", "pipeline_id", "parent_run_id", "host", "started_at", "completed_at", "heartbeat_at", "heartbeat_stale"]
@@ -81,16 +70,6 @@ const start = (root: string, env: EnvOverrides, pipelineId = "p") => {
   return { result, runId: result.stdout.length > 0 ? startAnswer(result.stdout).run_id : "" }
 }
 
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-const deadPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Starts the slow pipeline and SIGKILLs the orchestrator (only it) once its stage runs; answers the run id. */
 const killMidStage = async (root: string, env: EnvOverrides) => {
