@@ -20,7 +20,6 @@ export const NAME = "codex-orchestrator"
 export const DESCRIPTION = "Run pipelines of shell stages and keep durable evidence of every run."
 export const SUBCOMMANDS = ["start", "plan", "status", "resume", "history"] as const
 
-/** Every failure a command may end with; each is mapped to its exit code below, by tag. */
 export type CommandError =
   | InvalidInputError
   | ConfigError
@@ -31,7 +30,6 @@ export type CommandError =
   | HistorySchemaError
   | PersistenceError
 
-/** A command tree run by @effect/cli (`Command.run`), over the base every command has. */
 export type CliProgram = (args: ReadonlyArray<string>) => Effect.Effect<void, CommandError | ValidationError.ValidationError, Base | CliApp.CliApp.Environment>
 
 /** `--help` (or `--version`) anywhere on the line answers it, also after options that do not parse. */
@@ -49,11 +47,8 @@ const usageLine = (error: ValidationError.ValidationError, argv: ReadonlyArray<s
 const failed = (message: string, code: number) => Effect.as(Console.error(`${NAME}: ${message}`), code)
 const usage = (error: { readonly message: string }) => failed(error.message, 2)
 
-/**
- * Runs the command tree for `argv` (without the node and script entries) and decides the exit code, at
- * this one edge: the answer's own code, 2 for what the user can fix, 1 for what went wrong. Every error
- * is one line on stderr; the parser's own rendering of it is swallowed so it is said once.
- */
+// The one edge that decides the exit code: the answer's own, 2 for what the user can fix, 1 for what went
+// wrong. Every error is one line on stderr; the parser's own rendering is swallowed so it is said once.
 export const main = (argv: ReadonlyArray<string>, cli: CliProgram) =>
   decided(Effect.gen(function*() {
     if (argv.includes("--wizard") && !(yield* Effect.flatMap(Terminal.Terminal, (t) => t.isTTY))) {

@@ -11,17 +11,13 @@ import type { StageSpawner } from "./run/stage/StageSpawner.js"
 import { StageRunner } from "./run/StageRunner.js"
 import { Settings } from "./Settings.js"
 
-/**
- * What the subcommands need beyond the base, each built only when its subcommand runs. A module of
- * its own, so that `plan` (which needs none of it) loads none of it.
- */
+// A module of its own, so that `plan` (which needs none of it) loads none of it.
 
 /** The shared history when a URL names one (CONTRACT §11), else the files alone; persistence under it. */
 export const stored: Layer.Layer<RunHistory | Persistence.Persistence, never, Base> = Layer.unwrapEffect(
   Effect.map(Settings, (settings) => Option.match(settings.historyUrl, { onNone: () => RunHistory.files, onSome: databaseHistory }))
 ).pipe(Layer.provideMerge(Persistence.layer))
 
-/** The run engine over the stage spawner the caller chooses. */
 export const runs = (spawner: Layer.Layer<StageSpawner, never, FileSystem>): Layer.Layer<RunEngine, never, Base> =>
   RunEngine.layer.pipe(
     Layer.provide(Layer.mergeAll(StageRunner.layer, RunCompletion.layer)),

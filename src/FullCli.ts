@@ -10,7 +10,6 @@ import { status } from "./commands/status.js"
 import type { StageSpawner } from "./run/stage/StageSpawner.js"
 import type { Layer } from "effect"
 
-/** Every subcommand, each with what it needs beyond the base. */
 export const fullCli = (spawner: Layer.Layer<StageSpawner, never, FileSystem>): CliProgram => {
   const running = runs(spawner)
   return Command.run(

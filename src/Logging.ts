@@ -4,11 +4,8 @@ import { stripTerminalControls } from "./domain/TerminalText.js"
 
 const text = (message: unknown): string => (Array.isArray(message) ? message : [message]).map(String).join(" ")
 
-/**
- * What reaches the user's terminal of the program's own logs: one line per thing that needs their
- * attention (warnings and errors, masked, no fiber ids); `CODEX_ORCHESTRATOR_LOG=debug` (or `info`)
- * shows more, with the detail of each line.
- */
+// One line per thing that needs the user's attention (warnings and errors, masked, no fiber ids);
+// `CODEX_ORCHESTRATOR_LOG=debug` (or `info`) shows more, with the detail of each line.
 export const layer = (write: (line: string) => void): Layer.Layer<never, never, Redaction> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const redactor = yield* Redaction

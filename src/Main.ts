@@ -10,10 +10,7 @@ import { Progress } from "./run/Progress.js"
 import { exitCodeFor, Shutdown, STOP_SIGNALS, type StopSignal } from "./run/Shutdown.js"
 import { Settings } from "./Settings.js"
 
-/**
- * The process's edge, for every entry point: signals, the platform, the log and console, the exit
- * code. The only module that runs effects and the only import of platform-node.
- */
+/** The only module that runs effects and the only import of platform-node. */
 export const runMain = (cli: CliProgram): void => {
   const shutdown = Effect.runSync(Shutdown.make)
   let signalled: StopSignal | undefined

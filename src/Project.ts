@@ -12,14 +12,10 @@ import { Settings } from "./Settings.js"
 export const decodeProjectConfig = (text: string): Either.Either<ProjectConfig, string> =>
   Either.mapLeft(Schema.decodeUnknownEither(ProjectConfigJson, strictParse)(text), (error) => describeParseError(error, "is not a valid config"))
 
-/**
- * The project's `codex.orchestrator.json`, read and decoded once per command, checked whole before
- * anything is written. A config that cannot be used fails only the commands that need it, so `--help`
- * and `status` still answer.
- */
+// Checked whole before anything is written; a config that cannot be used fails only the commands that
+// need it, so `--help` and `status` still answer.
 export class Project extends Context.Tag("codex-orchestrator/Project")<Project, {
   readonly config: Effect.Effect<ProjectConfig, ConfigError>
-  /** Whether the project has a file at this path under its root. */
   readonly has: (relativePath: string) => Effect.Effect<boolean>
 }>() {
   static readonly layer: Layer.Layer<Project, never, FileSystem.FileSystem | Settings> = Layer.effect(

@@ -2,10 +2,7 @@ import { Config, Context, Effect, Layer, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 
-/**
- * Where things go (CONTRACT §1) and what stages inherit. Read from the environment through `Config`
- * once, at the edge; tests provide the service directly.
- */
+/** Read from the environment once, at the edge (CONTRACT §1); tests provide the service directly. */
 export interface SettingsShape {
   readonly root: string
   readonly runsDir: string

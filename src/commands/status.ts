@@ -13,10 +13,8 @@ import { Progress } from "../run/Progress.js"
 import { exitCodeFor, Shutdown } from "../run/Shutdown.js"
 import { format, type Format, printJson } from "./shared.js"
 
-/**
- * The status document of CONTRACT §2; the `.heartbeat` file counts as the freshest heartbeat. A stale
- * run whose stage is still alive (its orchestrator died) also says which group is left.
- */
+// CONTRACT §2; the `.heartbeat` file counts as the freshest heartbeat. A stale run whose stage is still
+// alive (its orchestrator died) also says which group is left.
 export const statusDocument = (run: LocatedRun, nowMillis: number, leftover: Option.Option<Leftover>): StatusDocument => {
   const m = run.manifest
   const age = heartbeatAge(m, nowMillis, { heartbeatFileAt: run.heartbeatFileAt })
@@ -39,7 +37,6 @@ export const statusDocument = (run: LocatedRun, nowMillis: number, leftover: Opt
   }
 }
 
-/** The status of CONTRACT §2, of a run on this machine or (with `host` and `source`) from the shared history. */
 interface StatusDocument {
   readonly run_id: string
   readonly status: string

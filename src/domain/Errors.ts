@@ -1,17 +1,13 @@
 import type { SystemErrorReason } from "@effect/platform/Error"
 import { Data } from "effect"
 
-/**
- * Failures a user can act on. Each carries a one-line `message`; the CLI prints it and maps the tag
- * to an exit code (bad input: 2).
- */
+// Each carries a one-line `message` that the CLI prints; the tag maps to an exit code (bad input: 2).
 
 /** A task id, run id, flag or argument that is refused before anything is written. */
 export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   readonly message: string
 }> {}
 
-/** `codex.orchestrator.json` does not parse, does not match, or names what does not exist. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly file: string
   readonly message: string
@@ -37,7 +33,6 @@ export class ResumeRefusedError extends Data.TaggedError("ResumeRefusedError")<{
 /** Why a file operation failed: the platform's reason, or an argument it refused before trying. */
 export type PersistenceReason = SystemErrorReason | "BadArgument"
 
-/** A read or write of one file failed. */
 export class PersistenceError extends Data.TaggedError("PersistenceError")<{
   readonly operation: string
   readonly path: string
@@ -60,7 +55,6 @@ export interface LockHolderInfo {
   readonly unreadable?: boolean
 }
 
-/** The task state lock stayed held through every attempt (CONTRACT §8). */
 export class TaskStateStoreLockError extends Data.TaggedError("TaskStateStoreLockError")<{
   readonly taskId: string
   readonly attempts: number
@@ -69,7 +63,6 @@ export class TaskStateStoreLockError extends Data.TaggedError("TaskStateStoreLoc
   readonly message: string
 }> {}
 
-/** The shared history's database is at a newer schema than this program knows (CONTRACT §11). */
 export class HistorySchemaError extends Data.TaggedError("HistorySchemaError")<{
   readonly message: string
 }> {}

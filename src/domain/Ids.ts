@@ -4,7 +4,6 @@ const ID_RULE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** Names the layout of CONTRACT §1 gives a meaning of its own under RUNS (case-folding file systems included). */
 const LAYOUT_NAMES = /^local-mcp$|\.lock(\.takeover)?$/i
 
-/** Why a task id is refused, or undefined when it may name a directory of its own. */
 export const taskIdProblem = (value: string): string | undefined => {
   if (!ID_RULE.test(value)) return "must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit"
   if (value.includes("..")) return "must not contain '..'"
@@ -39,7 +38,6 @@ export const isRunId = (value: string): value is RunId => RUN_ID_SHAPE.test(valu
 export const decodeRunId = (value: string): Either.Either<RunId, string> =>
   isRunId(value) ? Either.right(value) : Either.left(messageOf(value, "must look like 2025-10-31T22-56-34-431Z-9574035c", "run id"))
 
-/** Builds a run id from a start time (epoch millis) and 4 random bytes. */
 export const makeRunId = (startedAtMillis: number, random: Uint8Array): RunId => {
   const stamp = new Date(startedAtMillis).toISOString().replace(/[:.]/g, "-")
   const hex = Array.from(random.slice(0, 4), (b) => b.toString(16).padStart(2, "0")).join("")

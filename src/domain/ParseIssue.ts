@@ -4,10 +4,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>((acc, key) =>
     typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`, "")
 
-/**
- * One line for a decoding failure: the path of the first offending field and what is wrong with it
- * (`commands[0].title is missing`), or `wholeLabel` and the reason when the text itself is the problem.
- */
+/** `commands[0].title is missing`, or `wholeLabel` and the reason when the text itself is the problem. */
 export const describeParseError = (error: ParseResult.ParseError, wholeLabel: string): string => {
   const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   if (first === undefined) return `${wholeLabel}: does not match the expected shape`

@@ -9,7 +9,6 @@ const OsText = Schema.String.pipe(
 const withDefault = <S extends Schema.Schema.AnyNoContext>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value, exact: true })
 
-/** How long a stage's process group has between SIGTERM and SIGKILL when it is stopped. */
 export const DEFAULT_STOP_GRACE_MS = 2000
 
 /** `codex.orchestrator.json` (CONTRACT §9); defaults are filled in here, once. */
@@ -37,7 +36,6 @@ export class SubpipelineStage extends Schema.Class<SubpipelineStage>("Subpipelin
 export const Stage = Schema.Union(CommandStage, SubpipelineStage)
 export type Stage = typeof Stage.Type
 
-/** The first repeated `id` of a list, by index, with the index it repeats. */
 const firstRepeat = (ids: ReadonlyArray<string>): { readonly at: number; readonly first: number } | undefined => {
   const seen = new Map<string, number>()
   for (const [at, id] of ids.entries()) {
@@ -79,7 +77,6 @@ export interface LockRetryBudget {
   readonly maxDelayMs?: number | undefined
 }
 
-/** The longest each wait can be once jittered and capped. */
 export const worstCaseWaitsMs = (policy: LockRetryBudget): ReadonlyArray<number> =>
   Array.from({ length: Math.max(0, policy.maxAttempts - 1) }, (_, retry) =>
     Math.min(policy.initialDelayMs * policy.backoffFactor ** retry * JITTER_MAX, policy.maxDelayMs ?? Number.POSITIVE_INFINITY))

@@ -95,10 +95,8 @@ export const StageProcessRecordJson = Schema.parseJson(StageProcessRecord)
 export type EncodedEvents = Uint8Array & Brand.Brand<"EncodedEvents">
 export const EncodedEvents = Brand.nominal<EncodedEvents>()
 
-/**
- * `OUT/TASK/pending-history/RUN.json`: a run the shared history has not taken yet (CONTRACT §11). Its
- * values are JSON as they would be sent: masked, and the run's own files are preferred when fresher.
- */
+// `OUT/TASK/pending-history/RUN.json` (CONTRACT §11): JSON as it would be sent, masked; the run's own
+// files are preferred when fresher.
 export class PendingHistory extends Schema.Class<PendingHistory>("PendingHistory")({
   task_id: Schema.String,
   run_id: Schema.String,

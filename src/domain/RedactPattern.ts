@@ -11,10 +11,8 @@ const matchesEmpty = (regex: RegExp, text: string): boolean => {
 /** `\1` or `\k<name>` not itself escaped. */
 const BACKREFERENCE = /(?:^|[^\\])(?:\\\\)*\\(?:[1-9]|k<)/
 
-/**
- * Why a `redact` pattern is refused, or undefined when it is usable. All patterns are masked through
- * one combined expression, where a backreference would point into another pattern's groups.
- */
+// All patterns are masked through one combined expression, where a backreference would point into
+// another pattern's groups.
 export const redactPatternProblem = (pattern: string): string | undefined => {
   let regex: RegExp
   try {

@@ -6,10 +6,8 @@ export { redactPatternProblem } from "./RedactPattern.js"
 export const MASK = "***"
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH/i
 const MIN_SECRET_LENGTH = 6
-/**
- * The longest `redact` match masked exactly as in the whole text whatever the chunk boundaries. A
- * longer one that is still growing at a boundary is masked to its end, as one mask.
- */
+// The longest `redact` match masked as in the whole text whatever the chunk boundaries; a longer
+// one still growing at a boundary is masked to its end, as one mask.
 export const PATTERN_WINDOW = 4096
 /** Input is taken this much at a time, so a regex only ever runs over a few tens of KiB. */
 const SLICE = 16 * 1024
@@ -27,7 +25,7 @@ export interface StreamMasker {
 export interface Redactor {
   readonly isEmpty: boolean
   readonly mask: (text: string) => string
-  /** A deep copy of a JSON-like value with every string value (not key) masked. */
+  /** String values are masked, keys are not. */
   readonly maskJson: (value: unknown) => unknown
   readonly streaming: () => StreamMasker
 }
@@ -47,10 +45,8 @@ export const secretValues = (env: Readonly<Record<string, string>>): ReadonlyArr
   return [...values].sort((a, b) => b.length - a.length)
 }
 
-/**
- * A URL's password as the URL holds it and decoded (CONTRACT §11). One too short to mask on its own is
- * masked with what surrounds it in the URL, `:password@`, which stays distinctive.
- */
+// The password as the URL holds it and decoded (CONTRACT §11); one too short to mask alone is masked
+// as `:password@`, which stays distinctive.
 export const urlSecrets = (url: string): ReadonlyArray<string> => {
   try {
     const { password } = new URL(url)
@@ -74,7 +70,7 @@ interface Matcher {
 
 /** A match too long to hold, already masked: the rest of it is swallowed as the input comes. */
 interface LongMatch {
-  /** The input just before the match, for lookbehinds. */
+  /** For lookbehinds. */
   readonly lead: string
   readonly stem: string
   /** The latest end of the match, so a pattern needing more than the stem still matches. */
@@ -105,7 +101,6 @@ const streamingWith = (matcher: Matcher): StreamMasker => {
     start = at - from
   }
 
-  /** Masks what can be decided of the undecided input; returns what is final. */
   const scan = (final: boolean): string => {
     let cut = final ? buffer.length : buffer.length - matcher.hold
     // A piece ending in half a character would be encoded as U+FFFD.
@@ -145,7 +140,6 @@ const streamingWith = (matcher: Matcher): StreamMasker => {
     return out + text.slice(from, cut)
   }
 
-  /** Swallows the input the long match runs through; ends it where it stops matching. */
   const swallow = (current: LongMatch, final: boolean): void => {
     const { sticky } = matcher
     const text = current.context + buffer
@@ -258,8 +252,5 @@ export const Redactor = {
   build
 }
 
-/**
- * The one masker of this process's run: its inherited environment, every stage's env, the config's
- * patterns. Everything that leaves the process for disk or a terminal goes through it.
- */
+/** Everything that leaves the process for disk or a terminal goes through this one masker. */
 export class Redaction extends Context.Tag("codex-orchestrator/Redaction")<Redaction, Redactor>() {}

@@ -22,10 +22,8 @@ export const resumeDecision = (manifest: RunManifest, stale: boolean): ResumeDec
 /** A stage whose entry says this is not run again by a resume. */
 export const isDone = (entry: CommandEntry): boolean => entry.status === "succeeded" || entry.status === "skipped"
 
-/**
- * The entries a resumed run starts from, matched to the current pipeline by stage id: done stages keep
- * their entries; a sub-pipeline stage that is not done keeps its child run, which the resume continues.
- */
+// Matched to the current pipeline by stage id: done stages keep their entries; a sub-pipeline stage that
+// is not done keeps its child run, which the resume continues.
 export const resumedEntries = (
   stages: ReadonlyArray<Stage>,
   previous: ReadonlyArray<CommandEntry>,

@@ -1,10 +1,7 @@
 import { Schema } from "effect"
 
-/**
- * The run manifest, version 1 (CONTRACT §3). Consumers validate it strictly, so decoding refuses
- * unknown keys (`strictParse`); fields the earlier tool could leave out decode to their empty value
- * and are always written back.
- */
+// CONTRACT §3. Consumers validate it strictly, so decoding refuses unknown keys (`strictParse`); fields
+// the earlier tool could leave out decode to their empty value and are always written back.
 const nullable = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.NullOr(schema), { default: () => null })
 
@@ -106,9 +103,6 @@ export const decodeRunManifest = Schema.decodeUnknown(RunManifestJson, strictPar
 export const decodeRunManifestEither = Schema.decodeUnknownEither(RunManifestJson, strictParse)
 export const encodeRunManifest = Schema.encode(RunManifestJson)
 
-/**
- * The manifest's JSON text. A RunManifest is checked by its Schema when it is built, and every field
- * encodes to itself, so its encoded form is its own JSON: the same bytes as `encodeRunManifest`
- * (a test holds them equal) at a twentieth of the cost, which matters on the per-stage path.
- */
+// Built RunManifests are checked and every field encodes to itself: the same bytes as `encodeRunManifest`
+// (a test holds them equal) at a twentieth of the cost, on the per-stage path.
 export const manifestJson = (manifest: RunManifest): string => JSON.stringify(manifest, null, 2)

@@ -58,7 +58,5 @@ export class TaskStateSnapshot extends Schema.Class<TaskStateSnapshot>("TaskStat
 
 export const TaskStateSnapshotJson = Schema.parseJson(TaskStateSnapshot, { space: 2 })
 
-/**
- * Fields a newer or older tool added to a summary are carried through a rewrite rather than dropped.
- */
+/** Fields a newer or older tool added to a summary are carried through a rewrite rather than dropped. */
 export const preserveUnknown = { onExcessProperty: "preserve" } as const

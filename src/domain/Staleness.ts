@@ -11,13 +11,8 @@ const millisOf = (iso: string | null | undefined): number | undefined => {
   return Number.isNaN(millis) ? undefined : millis
 }
 
-/**
- * How long since the run last showed it was alive, for `status` (CONTRACT §2, §4). The newest of
- * `heartbeat_at`, `updated_at` and, when the caller read it, the `.heartbeat` file counts: the heartbeat
- * rewrites the manifest only every 30 s (the default stale threshold), while every manifest write and
- * every `.heartbeat` rewrite is just as much a sign of life. `started_at` is the last resort.
- * Stale means still `in_progress` with that sign older than `heartbeat_stale_after_seconds`.
- */
+// The newest of `heartbeat_at`, `updated_at` and the `.heartbeat` file counts (CONTRACT §2, §4): the heartbeat
+// rewrites the manifest only every 30 s (the default stale threshold), yet every write is a sign of life.
 export const heartbeatAge = (
   manifest: RunManifest,
   nowMillis: number,

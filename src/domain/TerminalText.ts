@@ -38,7 +38,6 @@ const escapeEnd = (text: string, from: number): number => {
   return final >= 0x30 && final <= 0x7e ? i + 1 : i
 }
 
-/** Where the control starting at `at` ends. */
 const controlEnd = (text: string, at: number): number => {
   const code = text.charCodeAt(at)
   if (code === ESC) return escapeEnd(text, at + 1)
@@ -48,10 +47,7 @@ const controlEnd = (text: string, at: number): number => {
   return at + 1
 }
 
-/**
- * The text without what would drive a terminal when printed: escape sequences and control strings,
- * C1 controls, and C0 controls but tab and newline.
- */
+/** Escape sequences and control strings, C1 controls, and C0 controls but tab and newline go. */
 export const stripTerminalControls = (text: string): string => {
   let out = ""
   let kept = 0

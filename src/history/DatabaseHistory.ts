@@ -18,17 +18,14 @@ import { filesList, HistoryUnreachable, RunHistory, type RunHistoryShape } from 
 
 /** How long a command waits for the database before it starts a run without it. */
 const READY_LIMIT = Duration.seconds(3)
-/** Parked runs pushed in one transaction (per task). */
 const PUSH_BATCH = 50
 /** A process start time is known to the second: a writer may seem to have started up to this long after its record. */
 const WRITER_START_SLACK_MS = 2_000
-/** How long the end of a command waits for what is still on its way to the database; the rest is parked. */
 const SETTLE_LIMIT = Duration.seconds(3)
 
 const encodeSummary = Schema.encodeSync(RunSummary)
 const decodeManifest = Schema.decodeUnknownOption(RunManifest)
 
-/** What of a run the database has not taken yet. */
 interface Unsent {
   readonly taskId: string
   manifest?: RunManifest
@@ -36,11 +33,8 @@ interface Unsent {
   end?: { readonly summary: RunSummary; readonly metrics: MetricsLine | null }
 }
 
-/**
- * The shared history in PostgreSQL, behind the files: connecting starts when the command does, writes
- * go out in the manifest writer's order from one fiber, and a database that is unreachable, slow or
- * failing costs the run one warning. What it did not take is parked and pushed by the next command.
- */
+// Behind the files: a database that is unreachable, slow or failing costs the run one warning, and
+// what it did not take is parked and pushed by the next command.
 export const databaseHistory = (url: string): Layer.Layer<
   RunHistory,
   never,
@@ -64,11 +58,10 @@ export const databaseHistory = (url: string): Layer.Layer<
       const connection = yield* Deferred.make<PgStore, HistoryFailure>()
       /** Done once what earlier commands parked has been pushed: a query then sees those runs too. */
       const caughtUp = yield* Deferred.make<void>()
-      /** Whether the writer has nothing in hand (or has stopped for good): what the end of the command waits for. */
+      /** The writer has nothing in hand: what the end of the command waits for. */
       const settled = yield* Ref.make(true)
       const stopped = yield* Ref.make(false)
-      // The database is only reached by a command that needs it; the first need starts the connection
-      // and the one writer, which then run beside the command's own work.
+      // Only a command that needs the database reaches it: the first need starts the connection and the writer.
       const started = yield* Ref.make(false)
       const begin = Effect.flatMap(Ref.getAndSet(started, true), (already) =>
         already ? Effect.void : Effect.zipRight(Ref.set(settled, false), Effect.forkIn(
@@ -123,11 +116,8 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Option.some(endOf(manifest, summary, lines, record.host, record.pid))
         })
 
-      /**
-       * Whether the process that parked `record` is still running here: it sends its own run, also in the
-       * moment between giving up the run's ownership and its last write, so no other command pushes it. A
-       * pid that started after the record was written is another process (a reused pid).
-       */
+      // A live writer sends its own run, also between giving up the run's ownership and its last write,
+      // so no other command pushes it. A pid started after the record was written has been reused.
       const writerAlive = (record: PendingRecord) =>
         Effect.gen(function*() {
           if (record.host !== settings.host || !(yield* processes.isAlive(record.pid))) return false
@@ -136,7 +126,6 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Option.isNone(since) || Option.isNone(written) || since.value <= written.value + WRITER_START_SLACK_MS
         })
 
-      /** Runs parked by earlier commands, unless a live process still has them (it pushes its own), in batches. */
       const pushParked = (store: PgStore) =>
         Effect.gen(function*() {
           const ready: Array<{ readonly record: PendingRecord; readonly end: Option.Option<RunEnd> }> = []
@@ -168,7 +157,7 @@ export const databaseHistory = (url: string): Layer.Layer<
           ? store.heartbeat(runId, state.beat)
           : Effect.void
 
-      /** One writer: each signal sends everything of that run not sent yet, in the order it was written. */
+      /** One writer, so each run's writes go out in the order they were made. */
       const worker: Effect.Effect<void> = Effect.gen(function*() {
         const store = yield* Deferred.await(connection).pipe(Effect.either)
         if (store._tag === "Left") {
@@ -207,7 +196,6 @@ export const databaseHistory = (url: string): Layer.Layer<
           return Effect.zipRight(Ref.set(settled, false), Queue.offer(signals, runId))
         })
 
-      /** The writer has sent all it was given (or stopped for good), and the push of parked runs is over. */
       const done = Effect.map(Effect.all([Ref.get(settled), Ref.get(stopped), Deferred.isDone(caughtUp)]), ([idle, gone, pushed]) =>
         gone || (idle && pushed && unsent.size === 0))
 

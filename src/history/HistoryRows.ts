@@ -45,7 +45,7 @@ export const asHistoryRun = (row: StoredRun): HistoryRun => ({
   heartbeat_stale: row.heartbeat_stale
 })
 
-/** Runs `effect` and logs, at debug level, how long it took (CODEX_ORCHESTRATOR_LOG=debug): where a run's time goes. */
+/** With CODEX_ORCHESTRATOR_LOG=debug, shows where a run's time goes. */
 export const timed = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.timed(effect).pipe(
     Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),

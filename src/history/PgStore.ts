@@ -1,6 +1,5 @@
-// The shared run history in PostgreSQL (CONTRACT §11). Built as its own file (dist/history.cjs) and
-// loaded only when CODEX_ORCHESTRATOR_HISTORY_URL is set; it takes effect from the main bundle, so it
-// imports effect by subpath and trades only plain data with the program.
+// Built as dist/history.cjs, loaded only when CODEX_ORCHESTRATOR_HISTORY_URL is set (CONTRACT §11); it takes
+// effect from the main bundle, so it imports effect by subpath and trades only plain data with the program.
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -14,7 +13,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 
-/** One run as the database keeps it: the manifest's own fields, plus who writes it. */
 export interface RunRow {
   readonly run_id: string
   readonly task_id: string
@@ -32,7 +30,6 @@ export interface RunRow {
   readonly manifest: unknown
 }
 
-/** A run's end: its last row, its RunSummary and the metrics lines of its outcomes. */
 export interface RunEnd {
   readonly run: RunRow
   readonly summary: unknown
@@ -123,10 +120,8 @@ const failure = (error: SqlError): HistoryFailure => {
 /** Connection errors are tried again, like the task lock: a few attempts, exponential, well under a second. */
 const RETRY = Schedule.exponential(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(3)))
 
-/**
- * A failed ROLLBACK or COMMIT is a defect in @effect/sql (a connection killed mid-transaction ends
- * that way): it is turned back into a failure so that it can be retried and reported.
- */
+// @effect/sql makes a failed ROLLBACK or COMMIT (a connection killed mid-transaction) a defect: turned
+// back into a failure so it can be retried and reported.
 const isSqlError = (error: unknown): error is SqlError =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "SqlError"
 
@@ -145,7 +140,6 @@ const RUN_COLUMNS = `run_id, task_id, pipeline_id, parent_run_id, status, status
   (status = 'in_progress' and now() - greatest(heartbeat_at, updated_at) >
     make_interval(secs => coalesce((manifest->>'heartbeat_stale_after_seconds')::float8, 30))) as heartbeat_stale`
 
-/** Connects, and checks (or brings up) the schema: a newer one than SCHEMA_VERSION is refused. */
 export const connect = (url: string): Effect.Effect<PgStore, HistoryFailure, Scope.Scope> =>
   Effect.gen(function*() {
     // Every pooled connection gets these in its startup packet: a slow database cannot hold a run up.

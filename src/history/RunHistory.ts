@@ -30,18 +30,14 @@ export interface HistoryList {
 
 export type { StoredRun } from "./PgStore.js"
 
-/**
- * Where the runs of every machine are recorded. The files of §§1–10 always are (and are the default
- * store); with a database, every run is also recorded there, without it ever deciding a run.
- */
+/** The files of §§1–10 always record every run; a database also records them, without ever deciding a run. */
 export interface RunHistoryShape {
   readonly source: "files" | "database"
   /** Before anything of a run is written: a database at a newer schema refuses the command. */
   readonly ready: Effect.Effect<void, HistorySchemaError>
-  /** Each write of a run's manifest (bootstrap, every change, the end), in the writer's order. */
+  /** Each write of a run's manifest, in the writer's order. */
   readonly recorded: (manifest: RunManifest) => Effect.Effect<void>
   readonly beat: (run: { readonly task_id: string; readonly run_id: string }, at: string) => Effect.Effect<void>
-  /** The end of a run: its final manifest, summary and metrics line. */
   readonly ended: (manifest: RunManifest, summary: RunSummary, metrics: MetricsLine | null) => Effect.Effect<void>
   readonly list: (taskId: string, limit: number) => Effect.Effect<HistoryList, HistorySchemaError>
   /** A run the database knows, whichever machine ran it. */
@@ -52,7 +48,6 @@ export interface RunHistoryShape {
 export class HistoryUnreachable extends Data.TaggedError("HistoryUnreachable")<{ readonly message: string }> {}
 
 export class RunHistory extends Context.Tag("codex-orchestrator/RunHistory")<RunHistory, RunHistoryShape>() {
-  /** The files of this machine: nothing to write beyond them, a task's runs read from its run directories and snapshot. */
   static readonly files: Layer.Layer<RunHistory, never, RunDirectory | TaskStateStore | Settings> = Layer.effect(
     RunHistory,
     Effect.gen(function*() {
@@ -70,7 +65,7 @@ export class RunHistory extends Context.Tag("codex-orchestrator/RunHistory")<Run
   )
 }
 
-/** A task's runs from this machine's files: its run directories, then its snapshot for runs whose directory is gone. */
+/** The snapshot adds the runs whose directory is gone. */
 export const filesList = Effect.gen(function*() {
   const runs = yield* RunDirectory
   const store = yield* TaskStateStore

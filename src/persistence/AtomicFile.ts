@@ -20,17 +20,12 @@ export interface AtomicFileShape {
     data: string | Uint8Array,
     options?: AtomicWriteOptions
   ) => Effect.Effect<void, PersistenceError>
-  /**
-   * Removes the temp files of writers that died in `dir` (best effort, logged). `write` does it for its
-   * own directory; a directory no run writes to again is swept by the next run through this.
-   */
+  /** `write` sweeps its own directory; one that no run writes to again is swept by the next run through this. */
   readonly sweep: (dir: string) => Effect.Effect<void>
 }
 
-/**
- * Temp files are `.<name>.<pid>.<host: 8 hex>.<16 hex>.tmp` beside their target, so a later process
- * can tell that the writer of one is dead; `.<name>.<16 hex>.tmp` is the older form without a writer.
- */
+// `.<name>.<pid>.<host: 8 hex>.<16 hex>.tmp`, so a later process can tell that the writer is dead;
+// `.<name>.<16 hex>.tmp` is the older form without a writer.
 const TEMP_NAME = /^\..+?(?:\.(\d+)\.([0-9a-f]{8}))?\.[0-9a-f]{16}\.tmp$/
 /** Long past any write in progress: only a crashed writer leaves a temp file this old (the rule when the writer is unknown). */
 export const ORPHAN_AGE_MS = 10 * 60 * 1000
@@ -54,7 +49,6 @@ export class AtomicFile extends Context.Tag("codex-orchestrator/AtomicFile")<Ato
       const ownHost = () => (host ??= hostTag(processes.hostname))
       const lastSwept = yield* Ref.make(new Map<string, number>())
 
-      /** The writer of a temp file, when its name says and it ran on this host. */
       const writerOnThisHost = (name: string): Option.Option<number> => {
         const match = TEMP_NAME.exec(name)
         return match?.[1] !== undefined && match[2] === ownHost() ? Option.some(Number(match[1])) : Option.none()

@@ -11,11 +11,8 @@ export interface DirectoriesShape {
   readonly forget: (dir: string) => void
 }
 
-/**
- * One level at a time rather than `mkdir -p`: Node's recursive mkdir retries for ever where a parent
- * exists but refuses children (`/proc/nope` spun at 90 % CPU, deaf to SIGTERM). Here each level is
- * tried at most twice, so any path ends in a directory or in one error naming it.
- */
+// One level at a time, each tried at most twice: Node's recursive mkdir retries for ever where a parent
+// refuses children (`/proc/nope` spun at 90 % CPU, deaf to SIGTERM).
 export class Directories extends Context.Tag("codex-orchestrator/Directories")<Directories, DirectoriesShape>() {
   static readonly layer: Layer.Layer<Directories, never, FileSystem.FileSystem | Path.Path> = Layer.effect(
     Directories,

@@ -14,10 +14,7 @@ import { ProcessInfo } from "./ProcessInfo.js"
 export class LockBusy extends Data.TaggedError("LockBusy")<{ readonly holder: LockHolderInfo | null }> {}
 
 export interface FileLockShape {
-  /**
-   * One attempt at the lock file `lockPath`, held for the life of the scope and released by token when
-   * it closes (success, failure or interruption). A holder that is provably gone is taken over at once.
-   */
+  /** Released by token when the scope closes; a holder that is provably gone is taken over at once. */
   readonly acquire: (lockPath: string) => Effect.Effect<LockHolder, LockBusy | PersistenceError, Scope.Scope>
 }
 
@@ -43,10 +40,7 @@ export const describeHolder = (holder: LockHolderInfo | null): string =>
     ? "an unreadable lock file"
     : `pid ${holder.pid ?? "?"} on ${holder.host ?? "?"} since ${holder.acquired_at ?? "?"}`
 
-/**
- * An exclusive file naming its holder `{pid, host, token, acquired_at}`: the task state lock and the
- * owner of a run directory are both one (CONTRACT §4, §8).
- */
+/** The task state lock and the owner of a run directory are both one (CONTRACT §4, §8). */
 export class FileLock extends Context.Tag("codex-orchestrator/FileLock")<FileLock, FileLockShape>() {
   static readonly layer: Layer.Layer<FileLock, never, FileSystem.FileSystem | Path.Path | ProcessInfo | Directories> =
     Layer.effect(
@@ -101,11 +95,8 @@ export class FileLock extends Context.Tag("codex-orchestrator/FileLock")<FileLoc
             return true
           }).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(true)))
 
-        /**
-         * Takeovers are serialised through an exclusive marker beside the lock. The winner judges the lock
-         * again and removes it only if it is still the very file judged stale: creation is exclusive, so a
-         * live lock is never moved, and two processes that find one dead lock cannot both remove it.
-         */
+        // Serialised through an exclusive marker; the winner removes the lock only if it is still the very
+        // file judged stale, so a live lock is never moved and one dead lock is never removed twice.
         const takeOver = (lockPath: string, raw: string, why: string) =>
           Effect.gen(function*() {
             const marker = `${lockPath}.takeover`
@@ -125,10 +116,7 @@ export class FileLock extends Context.Tag("codex-orchestrator/FileLock")<FileLoc
             }).pipe(Effect.ensuring(removeQuietly(marker, "takeover marker")))
           })
 
-        /**
-         * The holder is written to a temp file first and hard-linked into place, which fails when the lock
-         * exists: the lock appears whole or not at all, never empty.
-         */
+        /** Hard-linked from a temp file, which fails when the lock exists: the lock appears whole or not at all. */
         const create = (lockPath: string, holder: LockHolder) =>
           Effect.gen(function*() {
             yield* directories.ensure(path.dirname(lockPath))

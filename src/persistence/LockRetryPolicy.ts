@@ -6,10 +6,7 @@ export class LockRetryPolicy extends Context.Tag("codex-orchestrator/LockRetryPo
   static readonly layer = (policy: LockRetrySettings = DEFAULT_LOCK_RETRY): Layer.Layer<LockRetryPolicy> =>
     Layer.succeed(LockRetryPolicy, policy)
 
-  /**
-   * Exponential, jittered, capped after jitter, and finite: `Schedule.exponential` alone never stops.
-   * Recurrences are retries, so `maxAttempts - 1` of them.
-   */
+  /** Finite: `Schedule.exponential` alone never stops. Recurrences are retries, so `maxAttempts - 1` of them. */
   static readonly schedule = (policy: LockRetrySettings): Schedule.Schedule<Duration.Duration> =>
     Schedule.exponential(Duration.millis(policy.initialDelayMs), policy.backoffFactor).pipe(
       Schedule.jitteredWith({ min: JITTER_MIN, max: JITTER_MAX }),

@@ -9,11 +9,7 @@ import { Directories } from "./Directories.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
 export interface MetricsRecorderShape {
-  /**
-   * Appends one line to `RUNS/TASK/metrics.json` (CONTRACT §7), durably, safe beside other appending
-   * processes. A failed attempt is logged and tried again (APPEND_ATTEMPTS in all); the last
-   * attempt's error is the caller's to report.
-   */
+  /** Durable and safe beside other appenders (CONTRACT §7); the last attempt's error is the caller's to report. */
   readonly append: (taskId: string, line: MetricsLine) => Effect.Effect<void, PersistenceError>
   /** Every line that decodes; a line torn by a crash is skipped with a warning. */
   readonly read: (taskId: string) => Effect.Effect<ReadonlyArray<MetricsLine>, PersistenceError>
@@ -36,10 +32,8 @@ export class MetricsRecorder extends Context.Tag("codex-orchestrator/MetricsReco
       const directories = yield* Directories
       const redactor = yield* Redaction
 
-      /**
-       * One attempt. `progress.written` survives failed attempts: a line written whole is never written
-       * again (that would be a second line for one outcome), only its fsync is retried.
-       */
+      // `progress.written` survives failed attempts: a line written whole is never written again (that
+      // would be a second line for one outcome), only its fsync is retried.
       const appendOnce = (paths: TaskPaths, text: string, progress: { written: boolean }) =>
         Effect.gen(function*() {
           yield* directories.ensure(paths.taskRunsDir)

@@ -10,10 +10,8 @@ export interface NdjsonLog {
   readonly appendEncoded: (lines: EncodedEvents) => Effect.Effect<void, PersistenceError>
 }
 
-/**
- * A writer killed mid-line leaves a log without its final newline; a resumed run appending to it would
- * glue its first event onto the torn one, so the torn line is ended first.
- */
+// A writer killed mid-line leaves no final newline; a resumed run would glue its first event onto the
+// torn line, so that line is ended first.
 const endTornLine = (file: FileSystem.File) =>
   Effect.gen(function*() {
     const { size } = yield* file.stat
@@ -23,7 +21,6 @@ const endTornLine = (file: FileSystem.File) =>
     if (Option.isSome(last) && last.value[0] !== 0x0a) yield* file.writeAll(new Uint8Array([0x0a]))
   })
 
-/** Opens `path` for appending for the life of the scope. */
 export const openNdjsonLog = (fs: FileSystem.FileSystem, path: string): Effect.Effect<NdjsonLog, PersistenceError, Scope.Scope> =>
   Effect.gen(function*() {
     const file = yield* fs.open(path, { flag: "a+" }).pipe(Effect.mapError(toPersistenceError("open", path)))

@@ -8,7 +8,6 @@ import { Settings } from "../Settings.js"
 import { AtomicFile } from "./AtomicFile.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
-/** A summary found parked: its file, and the summary when it decodes. */
 export interface Parked {
   readonly file: string
   readonly summary: Either.Either<RunSummary, string>

@@ -21,16 +21,10 @@ export interface CoordinatorOutcome {
 }
 
 export interface PersistenceCoordinatorShape {
-  /**
-   * Writes the run-summary manifest and the task state snapshot independently (CONTRACT §8): the manifest
-   * is written whatever happens to the snapshot, and a run the snapshot cannot take now is parked, not lost.
-   * Fails only when the manifest itself could not be written; the outcome is logged here, once.
-   */
+  // Manifest and snapshot independently (CONTRACT §8): a run the snapshot cannot take now is parked, not
+  // lost. Fails only when the manifest could not be written; the outcome is logged here, once.
   readonly handleRunCompleted: (run: RunCompleted) => Effect.Effect<CoordinatorOutcome, PersistenceError>
-  /**
-   * Parks the summary durably before the run's final manifest is written, so a process killed between
-   * that write and `handleRunCompleted` still leaves its history for the next `recordRun` to merge.
-   */
+  /** Before the final manifest: a process killed before `handleRunCompleted` still leaves its history to merge. */
   readonly parkAhead: (run: RunCompleted) => Effect.Effect<void, PersistenceError>
 }
 

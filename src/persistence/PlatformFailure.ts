@@ -17,6 +17,5 @@ export const isNotFound = (error: PlatformError): boolean => error._tag === "Sys
 export const isAlreadyExists = (error: PlatformError): boolean =>
   error._tag === "SystemError" && error.reason === "AlreadyExists"
 
-/** `effect`, with NotFound turned into `onNotFound`; any other failure stays a failure. */
 export const recoverNotFound = <A, B, R>(effect: Effect.Effect<A, PlatformError, R>, onNotFound: () => B) =>
   Effect.catchIf(effect, isNotFound, () => Effect.succeed(onNotFound()))

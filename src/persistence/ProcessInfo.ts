@@ -2,16 +2,14 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Layer, Option } from "effect"
 import * as os from "node:os"
 
-/** Facts about processes that the task lock needs to tell a live holder from a dead one. */
 export interface ProcessInfoShape {
   readonly pid: number
   readonly hostname: string
   readonly isAlive: (pid: number) => Effect.Effect<boolean>
-  /** When `pid` started (epoch millis), where the platform tells; a reused pid then shows a later start. */
+  /** Where the platform tells; a reused pid then shows a later start. */
   readonly startedAtMillis: (pid: number) => Effect.Effect<Option.Option<number>>
-  /** Whether any process of process group `pgid` is still alive. */
   readonly groupAlive: (pgid: number) => Effect.Effect<boolean>
-  /** Signals every process of group `pgid`; a group already gone is not an error. */
+  /** A group already gone is not an error. */
   readonly signalGroup: (pgid: number, signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
 }
 

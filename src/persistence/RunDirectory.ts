@@ -22,7 +22,6 @@ import { describeHolder, FileLock } from "./FileLock.js"
 import { type NdjsonLog, openNdjsonLog } from "./NdjsonLog.js"
 import { recoverNotFound } from "./PlatformFailure.js"
 
-/** A run found on disk: where it is and what its files said when read. */
 export interface LocatedRun {
   readonly taskId: string
   readonly paths: RunPaths
@@ -47,29 +46,25 @@ export type LocateError = InvalidInputError | RunNotFoundError | CorruptFileErro
 export interface RunDirectoryShape {
   /** Makes RUNS/TASK and OUT/TASK up front, so a place that cannot hold a run is bad input (exit 2), not a failed run. */
   readonly prepare: (taskId: string) => Effect.Effect<void, InvalidInputError>
-  /**
-   * Bootstraps a new run (CONTRACT §1): takes its owner for the life of the scope, then writes the
-   * manifest, `.resume-token`, `.heartbeat` and the pointers for older tools. Only the manifest is vital.
-   */
+  /** Takes the run's owner for the scope, then writes its files (CONTRACT §1): only the manifest is vital. */
   readonly create: (place: RunPlace, manifest: RunManifest) => Effect.Effect<void, PersistenceError | RunBusyError, Scope.Scope>
-  /** Where a run id lives, whichever task it belongs to; legacy trees included. Reads nothing of the run. */
+  /** Whichever task it belongs to, legacy trees included; reads nothing of the run. */
   readonly locate: (runId: string) => Effect.Effect<RunPlace, InvalidInputError | RunNotFoundError>
-  /** The run's one live owner, for the life of the scope; a dead owner is taken over, a live one refused. */
+  /** A dead owner is taken over, a live one refused. */
   readonly own: (place: RunPlace) => Effect.Effect<void, RunBusyError | PersistenceError, Scope.Scope>
   readonly read: (place: RunPlace) => Effect.Effect<LocatedRun, LocateError>
-  /** A task's runs on this machine that can be read, newest first (a run that cannot be read is skipped with a warning). */
+  /** Newest first; a run that cannot be read is skipped with a warning. */
   readonly runsOf: (taskId: string) => Effect.Effect<ReadonlyArray<LocatedRun>>
   readonly readRunSummary: (paths: RunPaths) => Effect.Effect<Option.Option<RunSummary>>
   readonly writeManifest: (paths: RunPaths, manifest: RunManifest, options: { readonly final: boolean }) => Effect.Effect<void, PersistenceError>
   readonly writeHeartbeat: (paths: RunPaths, iso: string) => Effect.Effect<void, PersistenceError>
-  /** Writes `errors/NN-SLUG.json`; answers its path relative to the root. */
+  /** Answers the path relative to the root. */
   readonly writeErrorFile: (paths: RunPaths, file: StageErrorFile) => Effect.Effect<string, PersistenceError>
   readonly writeRunSummary: (paths: RunPaths, summary: RunSummary) => Effect.Effect<void, PersistenceError>
-  /** An ndjson log of the run (a stage's, or runner.ndjson), open for appending for the life of the scope. */
   readonly openLog: (file: string) => Effect.Effect<NdjsonLog, PersistenceError, Scope.Scope>
-  /** The `command:stdout` text of a stage log (the guardrail's counts are read back from it). */
+  /** The guardrail's counts are read back from it. */
   readonly stageStdout: (logPath: string) => Effect.Effect<string>
-  /** Temp files of killed writers in a task's recent run directories, which no later write sweeps. */
+  /** Temp files of killed writers, which no later write sweeps. */
   readonly sweep: (taskId: string) => Effect.Effect<void>
 }
 
@@ -119,7 +114,6 @@ export class RunDirectory extends Context.Tag("codex-orchestrator/RunDirectory")
 
       const writeHeartbeat = (paths: RunPaths, iso: string) => atomic.write(paths.heartbeat, `${iso}\n`, { durable: false })
 
-      /** A run's pointers for older tools: mcp/RUN/manifest.json, and a symlink under local-mcp/ (a pointer file where links fail). */
       const writePointers = (paths: RunPaths, createdAt: string) =>
         Effect.gen(function*() {
           const pointer = jsonText(CompatPointer.make({ redirect_to: rel(paths.artifactRoot), manifest: rel(paths.manifest), created_at: createdAt, note: POINTER_NOTE }))
@@ -131,7 +125,6 @@ export class RunDirectory extends Context.Tag("codex-orchestrator/RunDirectory")
           )
         })
 
-      /** A write the run can do without: its failure is logged and the run goes on. */
       const bestEffort = (what: string) => Effect.catchAll((error: PersistenceError) => Effect.logWarning(`could not write ${what}: ${error.message}`))
 
       const create = (place: RunPlace, manifest: RunManifest) =>

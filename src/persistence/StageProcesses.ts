@@ -8,20 +8,17 @@ import { AtomicFile } from "./AtomicFile.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 import { ProcessInfo } from "./ProcessInfo.js"
 
-/** What a run whose orchestrator died left running: the stage and its still-live process group. */
 export interface Leftover {
   readonly stage_id: string
   readonly pgid: number
 }
 
 export interface StageProcessesShape {
-  /** Notes the stage that was just spawned (its group leader `pid`) in the run directory. */
   readonly record: (paths: RunPaths, stage: { readonly index: number; readonly id: string; readonly pid: number }) => Effect.Effect<void, PersistenceError>
-  /** The stage is over and its group stopped. */
   readonly clear: (paths: RunPaths) => Effect.Effect<void, PersistenceError>
-  /** The recorded group, when it is on this host and still alive (never a reused pid's group). */
+  /** On this host and still alive, never a reused pid's group. */
   readonly leftover: (paths: RunPaths) => Effect.Effect<Option.Option<Leftover>>
-  /** SIGTERM to what is left, SIGKILL after `grace`; done once the group is gone, and the record removed. */
+  /** Done once the group is gone and the record removed. */
   readonly stopLeftover: (paths: RunPaths, grace: Duration.Duration) => Effect.Effect<Option.Option<Leftover>, PersistenceError>
 }
 
@@ -57,10 +54,8 @@ export class StageProcesses extends Context.Tag("codex-orchestrator/StageProcess
       const clear = (paths: RunPaths) =>
         fs.remove(paths.stageProcess, { force: true }).pipe(Effect.mapError(toPersistenceError("remove", paths.stageProcess)))
 
-      /**
-       * The leader alive with its recorded start time, or gone while members of its group live on: a pid
-       * that leads or names a live group is never handed out again, so either way the group is the stage's.
-       */
+      // The leader alive with its recorded start time, or gone while its group lives on: a pid that leads
+      // or names a live group is never handed out again, so either way the group is the stage's.
       const leftover = (paths: RunPaths) =>
         Effect.gen(function*() {
           const text = yield* recoverNotFound(fs.readFileString(paths.stageProcess), () => "").pipe(Effect.orElseSucceed(() => ""))

@@ -7,10 +7,7 @@ import { describeHolder, FileLock } from "./FileLock.js"
 import { LockRetryPolicy } from "./LockRetryPolicy.js"
 
 export interface TaskLockShape {
-  /**
-   * Takes `RUNS/TASK.lock` for the life of the scope (CONTRACT §8), retrying per `LockRetryPolicy`;
-   * released by token when the scope closes, whether by success, failure or interruption.
-   */
+  /** CONTRACT §8. Released by token when the scope closes, whether by success, failure or interruption. */
   readonly acquire: (taskId: string) => Effect.Effect<LockHolder, TaskStateStoreLockError | PersistenceError, Scope.Scope>
 }
 

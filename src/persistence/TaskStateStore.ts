@@ -19,11 +19,8 @@ export interface TaskStateStoreShape {
   readonly read: (taskId: string) => Effect.Effect<TaskStateSnapshot | null, PersistenceError | CorruptFileError>
 }
 
-/**
- * The snapshot as the writer sees it: runs stay the JSON values found on disk, so an entry written by
- * another tool is carried through a rewrite byte for byte. Only what the merge needs of each run (its
- * id and timestamp) is checked, so a rewrite costs the same however long the history is.
- */
+// Runs stay the JSON found on disk, so another tool's entry survives a rewrite byte for byte; only id
+// and timestamp are checked, so a rewrite costs the same however long the history is.
 const SnapshotEnvelope = Schema.parseJson(
   Schema.Struct({ taskId: Schema.String, lastRunAt: Schema.NullOr(Schema.String), runs: Schema.Array(Schema.Unknown) }),
   { space: 2 }
@@ -34,7 +31,6 @@ const decodeKeys = Schema.decodeUnknownEither(Schema.Struct({ runId: Schema.Stri
 const encodeRun = Schema.encodeSync(RunSummary, preserveUnknown)
 const decodeSnapshot = Schema.decodeUnknownEither(Schema.parseJson(Schema.Struct(TaskStateSnapshot.fields)), preserveUnknown)
 
-/** How often a writer waiting for the lock looks whether a holder has merged its parked summaries. */
 const MERGED_POLL = Duration.millis(50)
 /** A free lock is taken within a few milliseconds; only a writer still waiting after this parks ahead. */
 const PARK_AHEAD_AFTER = Duration.millis(20)
@@ -121,7 +117,6 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
               onRight: (summary) => Effect.succeed([{ file, entry: entryOf(summary) }])
             })).pipe(Effect.map((batches) => batches.flat())))
 
-      /** The hold itself: re-read, merge, write, unpark. */
       const mergeUnderLock = (taskId: string, fresh: ReadonlyArray<Entry>, announced: ReadonlyArray<string>) => {
         const paths = taskPaths(settings, taskId)
         return Effect.gen(function*() {
@@ -159,10 +154,7 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
       const mergedByAnotherHolder = (files: ReadonlyArray<string>) =>
         files.length === 0 ? Effect.never : Effect.repeat(allMerged(files), { schedule: Schedule.spaced(MERGED_POLL), until: (merged) => merged })
 
-      /**
-       * One hold of the lock for a batch of summaries, unless another holder merges them first: a writer
-       * that has to wait parks its summaries, so whoever holds the lock next records every waiting run.
-       */
+      /** A writer that has to wait parks its summaries, so whoever holds the lock next records every waiting run. */
       const recordBatch = (taskId: string, summaries: ReadonlyArray<RunSummary>) =>
         Effect.scoped(Effect.gen(function*() {
           const fresh = summaries.map(entryOf)
@@ -185,10 +177,8 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
           yield* mergeUnderLock(taskId, fresh, announced)
         }))
 
-      /**
-       * Group commit: a queue and a worker fiber per task, in the layer's scope. Summaries recorded while
-       * a write is under way join the next batch, so writers of one process cost one lock hold per batch.
-       */
+      // Group commit: summaries recorded while a write is under way join the next batch, so writers of one
+      // process cost one lock hold per batch.
       const layerScope = yield* Effect.scope
       const queues = new Map<string, Queue.Queue<Waiter>>()
 

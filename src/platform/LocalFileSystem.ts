@@ -59,12 +59,9 @@ const info = (stat: fs.Stats): FileSystem.File.Info => ({
   blocks: Option.some(stat.blocks)
 })
 
-/**
- * Node's file system, with the calls on small files (the manifest, pointers, records, directories) made
- * on this thread: each is a few microseconds of kernel time, where a round trip through libuv's thread
- * pool costs more than the call. A rename over an existing file starts ext4's writeback of the new data
- * (auto_da_alloc, ~0.3 ms), so rename stays on the pool, as do opened files (logs, fsync).
- */
+// Calls on small files run on this thread: a few microseconds of kernel time, less than a libuv pool round
+// trip. A rename over an existing file starts ext4's writeback (auto_da_alloc, ~0.3 ms), so rename stays
+// on the pool, as do opened files (logs, fsync).
 export const layer: Layer.Layer<FileSystem.FileSystem> = Layer.effect(
   FileSystem.FileSystem,
   Effect.map(FileSystem.FileSystem, (node) =>

@@ -15,10 +15,7 @@ const WRITE_TIMEOUT_SECONDS = 10
 const positiveOr = (value: number | undefined, fallback: number): number =>
   value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback
 
-/**
- * Forks the heartbeat into the current Scope; it stops when the Scope closes. It never fails: a failed
- * or slow tick is logged as a warning with the count of consecutive failures and retried next tick.
- */
+/** Never fails: a failed or slow tick is logged with the count of consecutive failures and retried next tick. */
 export const start = (store: ManifestStore): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const manifest = yield* store.current

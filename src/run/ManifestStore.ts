@@ -3,7 +3,6 @@ import type { PersistenceError } from "../domain/Errors.js"
 import { RunManifest } from "../domain/RunManifest.js"
 import { isoAt } from "../domain/Timestamp.js"
 
-/** Where a run's manifest and `.heartbeat` land; the persistence layer provides the real one. */
 export interface ManifestSink {
   readonly writeManifest: (
     manifest: RunManifest,
@@ -13,30 +12,19 @@ export interface ManifestSink {
   readonly writeHeartbeat: (isoTimestamp: string) => Effect.Effect<void, PersistenceError>
 }
 
-/** What one heartbeat tick did. */
 export type BeatOutcome = "heartbeat-only" | "manifest-written" | "finalized"
 
 export interface ManifestStore {
   /** The newest state, possibly ahead of the file until the next write. */
   readonly current: Effect.Effect<RunManifest>
-  /**
-   * Apply a change and write the manifest now, serialised with every other write. When the write fails
-   * the change stays in memory, so the next write of any kind carries it.
-   */
+  /** Serialised with every other write; a failed write leaves the change in memory for the next one. */
   readonly update: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<RunManifest, PersistenceError>
-  /** Apply a change in memory only; the next write of any kind carries it. */
+  /** The next write of any kind carries the change. */
   readonly modify: (f: (manifest: RunManifest) => RunManifest) => Effect.Effect<void>
-  /**
-   * One heartbeat tick: sets `heartbeat_at`, rewrites `.heartbeat`, and writes the manifest only when
-   * no manifest write of any kind has succeeded for `quietMillis` (nor one by the heartbeat itself).
-   * Does nothing once `flush` has begun. A failed write of either file fails the tick; the other file
-   * is still attempted.
-   */
+  // The manifest is written only when no write of any kind (nor a beat's) succeeded for `quietMillis`;
+  // nothing once `flush` began. Either file failing fails the tick, the other is still attempted.
   readonly beat: (options: { readonly quietMillis: number }) => Effect.Effect<BeatOutcome, PersistenceError>
-  /**
-   * The final, durable write (`final: true`). Exactly one write per call, never interleaved with
-   * another write and not interruptible once started; afterwards `beat` writes nothing.
-   */
+  /** Exactly one durable write, never interleaved, not interruptible once started; then `beat` writes nothing. */
   readonly flush: Effect.Effect<void, PersistenceError>
 }
 

@@ -21,10 +21,8 @@ export interface ResolvedPipeline {
 
 const FILE = "codex.orchestrator.json"
 
-/**
- * The named pipeline, else the config's `defaultPipeline`, else `diagnostics` (a user pipeline shadows
- * the built-in one); refused when it, or any sub-pipeline it reaches, is unknown or cyclic.
- */
+// The named pipeline, else the config's `defaultPipeline`, else `diagnostics` (a user pipeline shadows
+// the built-in one); refused when it, or any sub-pipeline it reaches, is unknown or cyclic.
 export const resolvePipeline = (config: ProjectConfig, id: string | undefined): Either.Either<ResolvedPipeline, ConfigError> => {
   const user = new Map(config.pipelines.map((p) => [p.id, p] as const))
   const lookup = (name: string): ResolvedPipeline | undefined => {

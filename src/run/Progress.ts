@@ -12,11 +12,10 @@ export interface StageProgress {
 /** Progress of a run on stderr; stdout is kept for the command's answer. */
 export interface ProgressShape {
   readonly runStarted: (runId: string, pipelineId: string) => Effect.Effect<void>
-  /** Shows the stage as running while the scope is open; `outputBytes` tells how much it printed so far. */
+  /** While the scope is open. */
   readonly stageRunning: (stage: StageProgress, outputBytes: Effect.Effect<number>) => Effect.Effect<void, never, Scope.Scope>
   readonly stageFinished: (stage: StageProgress, status: string, elapsedMillis: number) => Effect.Effect<void>
   readonly runFinished: (runId: string, status: string) => Effect.Effect<void>
-  /** Any other line for the person watching (`status --watch` prints each state it reads). */
   readonly note: (text: string) => Effect.Effect<void>
 }
 
@@ -44,14 +43,11 @@ export const sizeText = (bytes: number): string => {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
-/**
- * One line per stage start and end (what CI logs want), and every 30 s a line for a stage still
- * running; on a terminal the running stage's line is redrawn in place with its elapsed time instead.
- */
+// Lines per stage start and end, as CI logs want; on a terminal the running stage's line is redrawn in
+// place instead.
 export const makeProgress = (options: {
   readonly tty: boolean
   readonly write: (text: string) => Effect.Effect<void>
-  /** What config text (titles, ids) goes through before it reaches the terminal. */
   readonly clean?: (text: string) => string
 }): ProgressShape => {
   const { tty, write } = options

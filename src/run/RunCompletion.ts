@@ -16,7 +16,7 @@ import { withFields } from "./RunContext.js"
 import { buildMetricsLine, buildRunSummary, guardrailOf, isGuardrailStage, SPEC_GUARD_SCRIPT, summaryText } from "./RunReport.js"
 import { exitCodeFor, type StopSignal } from "./Shutdown.js"
 
-/** What the stage loop ended with; a stop signal wins over everything after it. */
+/** A stop signal wins over everything after it. */
 export type LoopEnd = { readonly _tag: "Completed" } | { readonly _tag: "Stopped"; readonly signal: StopSignal }
 
 export interface RunResult {
@@ -25,10 +25,7 @@ export interface RunResult {
 }
 
 export interface RunCompletionShape {
-  /**
-   * The end of a run (CONTRACT §3, §6–§8): status and summary lines, run-summary.json, the metrics line,
-   * the final durable manifest, then the snapshot. Fails only when the final manifest cannot be written.
-   */
+  /** CONTRACT §3, §6–§8. Fails only when the final manifest cannot be written. */
   readonly finish: (ctx: RunContext, end: LoopEnd) => Effect.Effect<RunResult, PersistenceError>
 }
 
@@ -71,9 +68,8 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
         const summary = buildRunSummary(settled, completedAt)
         const line = settled.metrics_recorded ? null : buildMetricsLine(settled, completedAt)
         const completed = { taskId: ctx.taskId, runId: ctx.runId, summary }
-        // Independent files, flushed side by side; all of them before the final manifest, which names
-        // the run summary and says whether metrics were recorded. From the final manifest on the run is
-        // over, so its history is parked ahead of it: it then survives a kill before the snapshot.
+        // All before the final manifest, which names the run summary and says whether metrics were recorded;
+        // the history is parked ahead of it, so it survives a kill before the snapshot.
         yield* Effect.all([
           runs.writeRunSummary(ctx.paths, summary).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write run-summary.json: ${error.message}`))),
           line === null ? Effect.void : metrics.append(ctx.taskId, line).pipe(
@@ -90,8 +86,7 @@ export class RunCompletion extends Context.Tag("codex-orchestrator/RunCompletion
         const final = yield* ctx.store.current
         // Handed to the shared history's writer first, so its transaction overlaps the snapshot's.
         yield* history.ended(final, summary, line)
-        // The run's history is kept even when its final manifest cannot be: the run did happen. The
-        // coordinator has logged the snapshot's outcome; once is enough.
+        // Kept even when the final manifest cannot be: the run did happen. The coordinator logged the outcome.
         yield* coordinator.handleRunCompleted(completed).pipe(Effect.ignore)
         if (Either.isLeft(flushed)) return yield* flushed.left
         yield* progress.runFinished(ctx.runId, final.status)

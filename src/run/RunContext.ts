@@ -8,7 +8,6 @@ import type { NdjsonLog } from "../persistence/NdjsonLog.js"
 import type { ManifestStore } from "./ManifestStore.js"
 import type { StopSignal } from "./Shutdown.js"
 
-/** One run being driven: where it lives, what it runs, and its one manifest writer. */
 export interface RunContext {
   readonly taskId: string
   readonly runId: string
@@ -22,7 +21,6 @@ export interface RunContext {
   readonly truncation: Array<string>
 }
 
-/** How a stage ended for the loop: on to the next, stop the run as failed, or stop it as cancelled. */
 export type StageResult =
   | { readonly _tag: "Passed" }
   | { readonly _tag: "Failed" }
@@ -45,10 +43,8 @@ export const freshEntry = (stage: Stage, index: number, paths: RunPaths, rel: (a
     sub_run_id: null
   })
 
-/**
- * A changed manifest. The engine's changes are checked by the compiler, so the Schema's check of the
- * whole manifest (every entry, for each stage's change) is skipped; what is decoded from disk is checked.
- */
+// The engine's changes are checked by the compiler, so the Schema's check of the whole manifest (every
+// entry, for each stage's change) is skipped; what is decoded from disk is checked.
 export const withFields = (manifest: RunManifest, change: Partial<RunManifest>): RunManifest => new RunManifest({ ...manifest, ...change }, true)
 
 export const setEntry = (index: number, change: Partial<CommandEntry>) => (manifest: RunManifest): RunManifest =>
@@ -56,20 +52,14 @@ export const setEntry = (index: number, change: Partial<CommandEntry>) => (manif
     commands: manifest.commands.map((entry) => (entry.index === index ? new CommandEntry({ ...entry, ...change }, true) : entry))
   })
 
-/**
- * A stage's progress in the manifest. The change stays in memory when the write fails, so the next
- * write (a later stage, a heartbeat, the final flush) carries it; only the final write is fatal.
- */
+/** A failed write leaves the change in memory for the next write to carry; only the final write is fatal. */
 export const record = (ctx: RunContext, change: (manifest: RunManifest) => RunManifest) =>
   ctx.store.update(change).pipe(
     Effect.asVoid,
     Effect.catchAll((error) => Effect.logWarning(`manifest not written, the next write will carry the change: ${error.message}`))
   )
 
-/**
- * A command stage's end, in memory: the write that follows at once (the next stage's start, or the
- * run's final flush) carries it, so a stage costs one manifest write, not two.
- */
+/** The write that follows at once carries it, so a stage costs one manifest write, not two. */
 export const recordEnd = (ctx: RunContext, change: (manifest: RunManifest) => RunManifest) => ctx.store.modify(change)
 
 /** The manifest a new run starts with (CONTRACT §3): every stage pending, a fresh resume token. */

@@ -51,7 +51,6 @@ export interface RunEngineShape {
 
 const noLink = () => Effect.void
 
-/** The story of a run: resolve the pipeline, bootstrap (or reopen) its directory, run its stages, finish. */
 export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEngine, RunEngineShape>() {
   static readonly layer: Layer.Layer<
     RunEngine,
@@ -80,7 +79,6 @@ export class RunEngine extends Context.Tag("codex-orchestrator/RunEngine")<RunEn
         writeHeartbeat: (iso) => Effect.zipRight(runs.writeHeartbeat(place.paths, iso), history.beat({ task_id: place.taskId, run_id: place.runId }, iso))
       })
 
-      /** Every stage not done yet, in order, until one fails or a stop is requested. */
       const runStages = (ctx: RunContext, runChild: RunChild) =>
         Effect.gen(function*() {
           const total = ctx.pipeline.stages.length

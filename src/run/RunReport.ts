@@ -57,7 +57,6 @@ export const guardrailLine = (guardrail: Guardrail): string => {
   }
 }
 
-/** Where the project keeps its spec guard, when it has one. */
 export const SPEC_GUARD_SCRIPT = "scripts/spec-guard.sh"
 
 /** What to do about a missing or failed guardrail, pointing only at what the project has. */
@@ -75,7 +74,6 @@ export const guardrailRecommendation = (guardrail: Guardrail, hasSpecGuard: bool
   }
 }
 
-/** The line naming what stopped the run, or undefined when it succeeded. */
 export const stoppingLine = (manifest: RunManifest): string | undefined => {
   if (manifest.status === "cancelled") {
     const running = manifest.commands.find((c) => c.status === "running" || c.status === "failed")

@@ -8,11 +8,8 @@ export const exitCodeFor = (signal: StopSignal): number => ({ SIGINT: 130, SIGTE
 
 export const isStopSignal = (text: string | undefined): text is StopSignal => STOP_SIGNALS.some((signal) => signal === text)
 
-/**
- * A request from outside to stop the run (Ctrl-C, SIGTERM, a closed terminal). A running stage is
- * stopped by it the way its timeout stops it, so a cancelled run is still an answer: marked
- * `cancelled`, flushed, exit 130 / 143 / 129.
- */
+// A running stage is stopped the way its timeout stops it, so a cancelled run is still an answer:
+// marked `cancelled`, flushed, exit 130 / 143 / 129.
 export interface ShutdownShape {
   readonly requested: Effect.Effect<StopSignal>
   /** The signal already received, if any, without waiting. */

@@ -25,7 +25,6 @@ export type RunChild = (
 ) => Effect.Effect<RunManifest, PersistenceError>
 
 export interface StageRunnerShape {
-  /** Runs one stage of the run and records it in the manifest as it goes. */
   readonly command: (ctx: RunContext, stage: CommandStage, info: StageProgress) => Effect.Effect<StageResult>
   readonly subpipeline: (ctx: RunContext, stage: SubpipelineStage, info: StageProgress, runChild: RunChild) => Effect.Effect<StageResult, PersistenceError>
 }

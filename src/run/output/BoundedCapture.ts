@@ -12,10 +12,7 @@ export interface CaptureSnapshot {
 export const CAPTURE_HEAD_BYTES = 4 * 1024
 export const CAPTURE_TAIL_BYTES = 60 * 1024
 
-/**
- * Keeps the first `headLimit` bytes and the last `tailLimit` bytes of everything pushed, in memory
- * that never grows past those limits (the tail is a ring buffer allocated once).
- */
+/** Memory never grows past the limits: the tail is a ring buffer allocated once. */
 export class BoundedCapture {
   private readonly headBuffer: Uint8Array
   private headLength = 0
@@ -88,7 +85,6 @@ export class BoundedCapture {
   }
 }
 
-/** The capture as a sink: a fresh BoundedCapture fed every batch, ending with its snapshot. */
 export const captureBatches = (
   headLimit: number = CAPTURE_HEAD_BYTES,
   tailLimit: number = CAPTURE_TAIL_BYTES
@@ -98,6 +94,5 @@ export const captureBatches = (
   return { step: (batch) => Effect.sync(() => capture.push(batch)), done: Effect.sync(() => capture.snapshot()) }
 }
 
-/** The capture sink on its own (64 KiB a stream by default). */
 export const captureSink = (headLimit?: number, tailLimit?: number): Sink.Sink<CaptureSnapshot, Uint8Array> =>
   toSink(captureBatches(headLimit, tailLimit))

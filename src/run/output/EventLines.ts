@@ -17,15 +17,10 @@ const DATA_START = '"data":"'
 const TIMESTAMP_START = '"timestamp":"'
 /** A timestamp JSON writes as it is (what toISOString gives), so it can be spliced into a line. */
 const PLAIN_TIMESTAMP = /^[0-9TZ:.+-]+$/
-/** Output is escaped this much at a time. */
 const ESCAPE_SLICE_BYTES = 64 * 1024
 
-/**
- * Builds `command:stdout` / `command:stderr` lines straight from the command's bytes. The envelope
- * (type, timestamp, index) is encoded by the RunnerEvent schema around an empty `data`; the data is
- * escaped byte for byte by the JsonEscaper, so no JS string is made of the output. Each line is a
- * view into a buffer reused by the next call: write it before encoding the next one.
- */
+// The schema encodes the envelope around an empty `data`, escaped byte for byte so no JS string is made
+// of the output. Each line is a view into a buffer reused by the next call: write it before the next.
 export class OutputLineEncoder {
   private readonly escaper = makeJsonEscaper()
   private buffer = Buffer.allocUnsafe(0)
@@ -52,7 +47,6 @@ export class OutputLineEncoder {
     })
   }
 
-  /** The line for a character left unfinished when the stream ended, if any. */
   flush(timestamp: string): EncodedEvents | undefined {
     return this.build(timestamp, (offset) => this.escaper.flushInto(this.buffer, offset))
   }
@@ -61,7 +55,6 @@ export class OutputLineEncoder {
     this.buffer = withRoom(this.buffer, bytes, this.buffer.length)
   }
 
-  /** The line with empty data: encoded by the schema once, then only the timestamp changes. */
   private emptyLine(timestamp: string): string {
     if (this.envelope !== undefined && PLAIN_TIMESTAMP.test(timestamp)) {
       return this.envelope.before + timestamp + this.envelope.after

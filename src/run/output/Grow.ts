@@ -1,7 +1,4 @@
-/**
- * `buffer` when it already holds `bytes`, else a new one of at least twice its size holding its
- * first `keep` bytes: reused buffers grow by doubling, so a stream that prints little keeps little.
- */
+/** Reused buffers grow by doubling, so a stream that prints little keeps little. */
 export const withRoom = (buffer: Buffer<ArrayBuffer>, bytes: number, keep: number): Buffer<ArrayBuffer> => {
   if (buffer.length >= bytes) return buffer
   const grown = Buffer.allocUnsafe(Math.max(bytes, buffer.length * 2))

@@ -1,16 +1,11 @@
 import { WasmJsonEscape } from "./WasmJsonEscape.js"
 
-/**
- * Writes a UTF-8 byte stream as the body of a JSON string, without making a JS string of it on the hot
- * path: what it writes parses to exactly what TextDecoder makes of the stream (invalid bytes become
- * U+FFFD, one per maximal invalid subpart). A character split across chunks waits for its last byte.
- */
+// No JS string on the hot path, yet the output parses to exactly what TextDecoder makes of the stream
+// (U+FFFD per maximal invalid subpart). A character split across chunks waits for its last byte.
 export interface JsonEscaper {
-  /** Bytes held back: the start of a character whose end has not arrived yet. */
   readonly pendingBytes: number
-  /** Writes the escaped chunk into `out` at `offset` (room: maxEscapedLength) and returns the new offset. */
+  /** `out` needs maxEscapedLength room from `offset`; returns the new offset. */
   readonly escapeInto: (chunk: Uint8Array, out: Uint8Array, offset: number) => number
-  /** At the end of the stream: what was held back. */
   readonly flushInto: (out: Uint8Array, offset: number) => number
 }
 
@@ -20,7 +15,6 @@ export const maxEscapedLength = (inputBytes: number): number => inputBytes * 6 +
 const encoder = new TextEncoder()
 const decoderOptions = { ignoreBOM: true } as const
 
-/** The body of `JSON.stringify(text)`, as UTF-8, into `out` at `offset`. */
 const writeJsonBody = (text: string, out: Uint8Array, offset: number): number =>
   text.length === 0 ? offset : offset + encoder.encodeInto(JSON.stringify(text).slice(1, -1), out.subarray(offset)).written
 
@@ -39,11 +33,8 @@ export class TextJsonEscaper implements JsonEscaper {
   }
 }
 
-/**
- * The fast one: json-escape.wat escapes and checks 16 bytes at a time, ~4x faster than the JavaScript
- * it replaced. It stops only at a character cut by the end of a chunk, which waits for the next one;
- * what is still waiting when the stream ends is decoded the obviously correct way.
- */
+// json-escape.wat escapes and checks 16 bytes at a time, ~4x faster than the JavaScript it replaced;
+// what is still waiting when the stream ends is decoded the obviously correct way.
 export class WasmJsonEscaper implements JsonEscaper {
   private pending: Uint8Array = new Uint8Array(0)
 
@@ -81,7 +72,6 @@ export class WasmJsonEscaper implements JsonEscaper {
   }
 }
 
-/** The fast escaper where WebAssembly SIMD runs, else the obviously correct one. */
 export const makeJsonEscaper = (): JsonEscaper => {
   const wasm = WasmJsonEscape.shared()
   return wasm === null ? new TextJsonEscaper() : new WasmJsonEscaper(wasm)

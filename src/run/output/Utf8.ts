@@ -6,10 +6,7 @@ const isContinuation = (byte: number): boolean => (byte & 0xc0) === 0x80
 const sequenceLength = (lead: number): number =>
   lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1
 
-/**
- * Decodes a byte stream chunk by chunk: a character split across chunks is joined, invalid bytes
- * become U+FFFD. Node's StringDecoder, because it is about ten times faster than TextDecoder here.
- */
+/** Node's StringDecoder, because it is about ten times faster than TextDecoder here. */
 export class Utf8StreamDecoder {
   private readonly decoder = new StringDecoder("utf8")
 
@@ -47,11 +44,10 @@ const decodeOnce = (bytes: Uint8Array): string => new TextDecoder("utf-8", { ign
 export interface CapturedText {
   /** The whole stream when nothing was dropped, else its kept start. */
   readonly head: string
-  /** The kept end; empty when nothing was dropped. */
   readonly tail: string
 }
 
-/** The kept bytes as text; a cut never splits a character (the partial bytes at a cut are left out). */
+/** The partial bytes at a cut are left out, so a cut never splits a character. */
 export const capturedText = (snapshot: CaptureSnapshot): CapturedText => {
   if (snapshot.droppedBytes === 0) {
     const whole = new Uint8Array(snapshot.head.length + snapshot.tail.length)

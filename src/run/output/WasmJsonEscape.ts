@@ -16,15 +16,10 @@ interface WebAssemblyApi {
   readonly Instance: new (module: object) => { readonly exports: unknown }
 }
 
-/**
- * The json-escape.wat module: UTF-8 bytes to a JSON string body with WebAssembly SIMD, 16 bytes at a
- * time, a window of 64 KiB per call. One instance serves the process: escaping is synchronous, so two
- * calls never share its memory.
- */
+/** One instance serves the process: escaping is synchronous, so two calls never share its memory. */
 export class WasmJsonEscape {
   private static loaded: WasmJsonEscape | null | undefined
 
-  /** The process's instance, or null where WebAssembly SIMD is not available. */
   static shared(): WasmJsonEscape | null {
     if (WasmJsonEscape.loaded === undefined) WasmJsonEscape.loaded = WasmJsonEscape.load()
     return WasmJsonEscape.loaded
@@ -50,10 +45,7 @@ export class WasmJsonEscape {
     this.memory = new Uint8Array(exports.memory.buffer)
   }
 
-  /**
-   * Escapes `input` from `from` into `out` at `n`, up to the end of the window it loads there (64 KiB)
-   * or a character that runs past it; returns the new offset in `out` and sets `stoppedAt`.
-   */
+  /** Up to the end of the 64 KiB window or a character that runs past it; returns the new offset in `out`. */
   escapeRun(input: Uint8Array, from: number, out: Uint8Array, n: number): number {
     const to = Math.min(input.length, from + WINDOW_BYTES)
     this.memory.set(input.subarray(from, to), 0)

@@ -13,7 +13,6 @@ const READ_BUFFER_BYTES = 64 * 1024
 /** Output short of a whole batch is let out within two of these. */
 const FLUSH_PERIOD = Duration.millis(25)
 
-/** The part of libuv's stream handle this module relies on. */
 interface StreamHandle {
   readonly readStart: () => number
   readonly readStop: () => number
@@ -22,11 +21,7 @@ interface StreamHandle {
 const isStreamHandle = (value: unknown): value is StreamHandle =>
   typeof value === "object" && value !== null && "readStart" in value && "readStop" in value
 
-/**
- * One output pipe of the child, paused until it is read. `deliver` receives each read (the buffer it
- * landed in and its length); a false answer pauses the pipe until `resume`. `target` chooses where the
- * next read lands. `zeroCopy` says whether reads land in buffers of ours or come as Node's own chunks.
- */
+/** Paused until read; a false answer from `deliver` pauses it until `resume`. */
 export interface PipeReader {
   readonly socket: Readable
   readonly zeroCopy: boolean
@@ -35,13 +30,9 @@ export interface PipeReader {
   readonly resume: () => void
 }
 
-/**
- * Reads the child's pipe into buffers of ours. child_process wraps each pipe in a socket that allocates
- * a fresh buffer per read, which V8 frees only at its next GC (~40 MiB of peak RSS at 1 GiB of output).
- * net.Socket can read into a buffer of ours (`onread`), so the pipe's handle moves to a socket of ours,
- * paused, before the event loop has read anything. `_handle` is not public API: where it is missing the
- * child's own socket is read ('data' events), which works the same, only with garbage.
- */
+// child_process's socket allocates a buffer per read that V8 frees only at its next GC (~40 MiB of peak
+// RSS at 1 GiB of output), so the handle moves, paused, to a socket reading into ours (`onread`).
+// `_handle` is not public API: without it the child's own socket is read, the same only with garbage.
 export const takeOverPipe = (original: Readable): PipeReader => {
   const handle: unknown = (original as { _handle?: unknown })._handle
   if (original instanceof net.Socket && isStreamHandle(handle)) {
@@ -70,12 +61,8 @@ export const takeOverPipe = (original: Readable): PipeReader => {
   return reader
 }
 
-/**
- * A pipe as a Stream of batches of up to 1 MiB, read from now on for the life of the scope. Reads land
- * straight in PendingOutput's filling buffer; a batch is the view PendingOutput hands out, valid until
- * the next pull. Bounded: a full PendingOutput pauses the pipe until the consumer pulls. Opened in the
- * child's scope rather than by the stream itself: a scope and a fork less for each stream of a stage.
- */
+// A batch is valid until the next pull. Opened in the child's scope rather than by the stream itself:
+// a scope and a fork less for each stream of a stage.
 export const openPipe = (request: SpawnRequest, name: string, reader: PipeReader): Effect.Effect<Stream.Stream<Uint8Array, StageSpawnError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pending = new PendingOutput()
@@ -107,10 +94,8 @@ export const openPipe = (request: SpawnRequest, name: string, reader: PipeReader
     return Stream.repeatEffectOption(pull)
   })
 
-/**
- * `bash` as the child's PATH finds it, looked up once per PATH: spawning by name makes the kernel try
- * every PATH entry before it (8 failed execve a stage on the CI image).
- */
+// Looked up once per PATH: spawning `bash` by name makes the kernel try every PATH entry before it
+// (8 failed execve a stage on the CI image).
 const shells = new Map<string, string>()
 const shellFor = (env: Readonly<Record<string, string | undefined>>): string => {
   const searchPath = env["PATH"] ?? ""
@@ -206,7 +191,6 @@ const spawnStage = (files: FileSystem.FileSystem) => (request: SpawnRequest) =>
     } satisfies SpawnedCommand
   })
 
-/** Stages as `bash -c` children of this Node process, each in its own process group. */
 export const NodeStageSpawner: Layer.Layer<StageSpawner, never, FileSystem.FileSystem> = Layer.effect(
   StageSpawner,
   Effect.map(FileSystem.FileSystem, (files) => ({ spawn: spawnStage(files) }))

@@ -11,16 +11,13 @@ import { withRoom } from "../output/Grow.js"
 import { capturedText, Utf8StreamDecoder } from "../output/Utf8.js"
 import type { StageSpawnError } from "./StageSpawner.js"
 
-/** What was kept of one stream (masked, at most 64 KiB) and how much it produced. */
+/** Masked, at most 64 KiB. */
 export interface CapturedStream {
-  /** The kept text; when truncated, the kept start and end joined by `…`. */
+  /** When truncated, `head` and `tail` joined by `…`. */
   readonly text: string
   readonly head: string
-  /** The kept end when truncated, else empty. */
   readonly tail: string
-  /** Bytes the command wrote to this stream. */
   readonly totalBytes: number
-  /** Bytes of the (masked) stream that were not kept in memory. */
   readonly droppedBytes: number
   readonly truncated: boolean
 }
@@ -28,17 +25,14 @@ export interface CapturedStream {
 export type OutputType = "command:stdout" | "command:stderr"
 
 export const ELLIPSIS = "…"
-/** With secrets to mask, a batch is decoded and masked this much at a time. */
 const MASK_PIECE_BYTES = 16 * 1024
 
 /** One log write after the other, whole: a batch is never half written, nor written after `command:end`. */
 export const writeBoth = (logs: StageLogs, lines: EncodedEvents): Effect.Effect<void, PersistenceError> =>
   Effect.uninterruptible(Effect.zipRight(logs.stageLog.appendEncoded(lines), logs.runnerLog.appendEncoded(lines)))
 
-/**
- * Masked output as UTF-8, batch by batch. Piece by piece rather than the batch as one string:
- * megabyte strings are old-space garbage that only a full GC frees, piece-sized ones die young.
- */
+// Piece by piece rather than the batch as one string: megabyte strings are old-space garbage that only
+// a full GC frees, piece-sized ones die young.
 const maskedBatches = (redactor: Redactor) => {
   const decoder = new Utf8StreamDecoder()
   const masker = redactor.streaming()
@@ -62,14 +56,12 @@ const maskedBatches = (redactor: Redactor) => {
   }
 }
 
-/** The stream as its log holds it: masked when there is anything to mask, what the masker held back last. */
 const masking = (redactor: Redactor, count: (batch: Uint8Array) => void) => <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
   redactor.isEmpty ? stream : Stream.suspend(() => {
     const masked = maskedBatches(redactor)
     return stream.pipe(Stream.map((batch) => (count(batch), masked.take(batch))), Stream.concat(Stream.sync(masked.rest)), Stream.filter((bytes) => bytes.length > 0))
   })
 
-/** The log sink: each batch as one ndjson event in the stage log and runner.ndjson. */
 const logBatches = (type: OutputType, index: number, logs: StageLogs) => (): BatchSink<void, PersistenceError> => {
   const lines = new OutputLineEncoder(type, index)
   const written = (encoded: EncodedEvents | undefined) => (encoded === undefined ? Effect.void : writeBoth(logs, encoded))
@@ -80,15 +72,11 @@ const logBatches = (type: OutputType, index: number, logs: StageLogs) => (): Bat
   }
 }
 
-/** Counts what the command wrote, for the error file and the progress line. */
 export interface OutputCounter {
   bytes: number
 }
 
-/**
- * One stream's whole path: counted, masked, then into the log sink and the bounded capture sink
- * (64 KiB; the capture keeps the masked text, so summaries never see a secret either).
- */
+/** The capture keeps the masked text, so summaries never see a secret either. */
 export const pipeOutput = (options: {
   readonly type: OutputType
   readonly index: number

@@ -14,7 +14,6 @@ export { StageSpawnError } from "./StageSpawner.js"
 export interface StageRequest {
   /** 1-based stage index. */
   readonly index: number
-  /** Run with `bash -c` in `cwd`. */
   readonly command: string
   readonly cwd: string
   /** The whole environment of the command. */
@@ -24,11 +23,9 @@ export interface StageRequest {
   readonly stopGraceMs?: number | undefined
   readonly logs: StageLogs
   readonly redactor: Redactor
-  /** Completes when the run is asked to stop (a signal); the stage is then stopped like a timeout. */
+  /** The stage is then stopped like a timeout. */
   readonly stop?: Effect.Effect<StopSignal> | undefined
-  /** Told the command's pid once it runs (the run directory notes its process group). */
   readonly onSpawned?: ((pid: number) => Effect.Effect<void>) | undefined
-  /** Bytes the command has written so far, for progress. */
   readonly counter?: OutputCounter | undefined
 }
 
@@ -36,7 +33,6 @@ export interface StageOutcome {
   readonly exitCode: number | null
   readonly signal: string | null
   readonly timedOut: boolean
-  /** The signal that stopped the run during this stage, if one did. */
   readonly cancelledBy: StopSignal | null
   readonly stdout: CapturedStream
   readonly stderr: CapturedStream
@@ -57,10 +53,7 @@ type Ending =
 /** A wait that a timeout can cut short also inside a finalizer, where everything else is uninterruptible. */
 const within = <A>(effect: Effect.Effect<A>, duration: Duration.DurationInput) => Effect.timeoutOption(Effect.interruptible(effect), duration)
 
-/**
- * The one way a stage is stopped, whatever asked (its timeout, a signal, a broken log, an interruption):
- * SIGTERM to the group, SIGKILL once the grace has passed, and at most one more second for the exit.
- */
+/** The one way a stage is stopped, whatever asked (timeout, signal, broken log, interruption). */
 const stopGroup = (command: SpawnedCommand, grace: Duration.Duration): Effect.Effect<ExitStatus> =>
   Effect.gen(function*() {
     yield* command.signal("SIGTERM")
@@ -70,10 +63,8 @@ const stopGroup = (command: SpawnedCommand, grace: Duration.Duration): Effect.Ef
     return Option.getOrElse(yield* within(command.exit, OUTPUT_GRACE), (): ExitStatus => ({ exitCode: null, signal: "SIGKILL" }))
   })
 
-/**
- * After the command's own exit: what still holds its pipes gets OUTPUT_GRACE to finish, then the group is
- * stopped; a process that left the group (setsid) may hold them for ever, so reading ends there.
- */
+// After the command's exit, what still holds its pipes is stopped after OUTPUT_GRACE; a process that
+// left the group (setsid) may hold them for ever, so reading ends there.
 const settleOutput = (command: SpawnedCommand, output: Fiber.Fiber<unknown, unknown>, grace: Duration.Duration, stopped: boolean) =>
   Effect.gen(function*() {
     if (Option.isSome(yield* within(Fiber.await(output), OUTPUT_GRACE))) return
@@ -151,7 +142,6 @@ const makeRun = (spawner: StageSpawner["Type"]) =>
   })
 
 export class StageProcess extends Context.Tag("codex-orchestrator/StageProcess")<StageProcess, StageProcessShape>() {
-  /** Stages on whatever StageSpawner the composition root provides. */
   static readonly layer: Layer.Layer<StageProcess, never, StageSpawner> = Layer.effect(
     StageProcess,
     Effect.map(StageSpawner, (spawner) => ({ run: makeRun(spawner) }))

@@ -28,7 +28,6 @@ export const stageSummary = (outcome: StageOutcome, summaryHint: string | undefi
 /** Bytes a text takes once written as a JSON string, quotes left out: JSON.stringify is the one escaper here. */
 const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text), "utf8") - 2
 
-/** The longest run of whole characters from the start (or the end) of `text` that fits `budget` once escaped. */
 const fitting = (text: string, budget: number, from: "start" | "end"): string => {
   const chars = Array.from(text)
   const take = (n: number) => (from === "start" ? chars.slice(0, n) : chars.slice(chars.length - n)).join("")
@@ -42,10 +41,7 @@ const fitting = (text: string, budget: number, from: "start" | "end"): string =>
   return take(low)
 }
 
-/**
- * The start of `text` and, for most of the room, its end (from `tail` when the middle was dropped),
- * joined by `…`, within `budget` bytes once escaped.
- */
+/** Most of the room goes to the end (from `tail` when the middle was dropped). */
 const startAndEnd = (text: string, tail: string | null, budget: number, startBudget: number): string => {
   const head = fitting(text, startBudget, "start")
   return head + ELLIPSIS + fitting(tail ?? text.slice(head.length), budget - jsonBytes(head) - jsonBytes(ELLIPSIS), "end")
@@ -58,7 +54,6 @@ const ERROR_FILE_STDERR_START_BYTES = 1024
 export const ERROR_FILE_COMMAND_BYTES = 1024
 const ERROR_FILE_COMMAND_START_BYTES = 256
 
-/** The error file's `command`: whole when it is short, else its start and end. */
 export const errorFileCommand = (command: string): string =>
   jsonBytes(command) <= ERROR_FILE_COMMAND_BYTES
     ? command
@@ -82,7 +77,6 @@ export const errorFileDetails = (outcome: StageOutcome): StageErrorFile["details
   }
 }
 
-/** Manifest summary lines, one per stream that overflowed its capture. */
 export const truncationLines = (stageId: string, outcome: StageOutcome): ReadonlyArray<string> =>
   (["stdout", "stderr"] as const).flatMap((name) => {
     const stream = outcome[name]

@@ -11,16 +11,14 @@ export class StageSpawnError extends Data.TaggedError("StageSpawnError")<{
 }> {}
 
 export interface SpawnRequest {
-  /** 1-based stage index, for error messages. */
+  /** 1-based. */
   readonly index: number
-  /** Run with `bash -c` in `cwd`. */
   readonly command: string
   readonly cwd: string
-  /** The whole environment of the command: what it inherits with the stage's own variables over it. */
+  /** The whole environment: what it inherits with the stage's own variables over it. */
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
-/** How the command itself ended: a code, or the signal that killed it. */
 export interface ExitStatus {
   readonly exitCode: number | null
   readonly signal: string | null
@@ -40,11 +38,8 @@ export interface SpawnedCommand {
   readonly detach: Effect.Effect<void>
 }
 
-/**
- * Starts stage commands: the seam between what happens to a stage's bytes (StageProcess) and the OS.
- * The composition root chooses: `NodeStageSpawner` for the CLI, `fromCommandExecutor` for any
- * @effect/platform CommandExecutor, such as the scripted one of the unit tests.
- */
+// The seam between a stage's bytes (StageProcess) and the OS: `NodeStageSpawner` for the CLI,
+// `fromCommandExecutor` for any CommandExecutor, such as the unit tests' scripted one.
 export class StageSpawner extends Context.Tag("codex-orchestrator/StageSpawner")<
   StageSpawner,
   { readonly spawn: (request: SpawnRequest) => Effect.Effect<SpawnedCommand, StageSpawnError, Scope.Scope> }
