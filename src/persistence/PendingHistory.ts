@@ -1,12 +1,13 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Context, Effect, Either, Layer, Schema } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import type { PersistenceError } from "../domain/Errors.js"
 import { taskIdProblem } from "../domain/Ids.js"
 import { PendingHistory as Pending, PendingHistoryJson } from "../domain/Records.js"
 import { taskPaths } from "../Layout.js"
 import { Settings } from "../Settings.js"
-import { AtomicFile } from "./AtomicFile.js"
+import type { AtomicFile } from "./AtomicFile.js"
+import { parkedFiles } from "./ParkedFiles.js"
 import { recoverNotFound, toPersistenceError } from "./PlatformFailure.js"
 
 export interface Parked {
@@ -22,9 +23,6 @@ export interface PendingHistoryShape {
   readonly remove: (taskId: string, runId: string) => Effect.Effect<void, PersistenceError>
 }
 
-const encode = Schema.encodeSync(PendingHistoryJson)
-const decode = Schema.decodeUnknownEither(PendingHistoryJson)
-
 /** What the shared history has not taken yet, kept beside each task's snapshot until a command pushes it. */
 export class PendingHistory extends Context.Tag("codex-orchestrator/PendingHistory")<PendingHistory, PendingHistoryShape>() {
   static readonly layer: Layer.Layer<PendingHistory, never, FileSystem.FileSystem | Path.Path | Settings | AtomicFile> = Layer.effect(
@@ -33,32 +31,25 @@ export class PendingHistory extends Context.Tag("codex-orchestrator/PendingHisto
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
       const settings = yield* Settings
-      const atomic = yield* AtomicFile
+      const files = yield* parkedFiles(PendingHistoryJson)
       const fileOf = (taskId: string, runId: string) => path.join(taskPaths(settings, taskId).pendingHistoryDir, `${runId}.json`)
-      const names = (dir: string) => recoverNotFound(fs.readDirectory(dir), () => []).pipe(Effect.mapError(toPersistenceError("list", dir)))
 
       const list = Effect.gen(function*() {
+        const tasks = yield* recoverNotFound(fs.readDirectory(settings.outDir), () => []).pipe(Effect.mapError(toPersistenceError("list", settings.outDir)))
         const found: Array<Parked> = []
-        for (const task of (yield* names(settings.outDir)).filter((name) => taskIdProblem(name) === undefined)) {
-          const dir = taskPaths(settings, task).pendingHistoryDir
-          for (const name of (yield* names(dir)).filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort()) {
-            const file = path.join(dir, name)
-            const text = yield* recoverNotFound(fs.readFileString(file), () => "").pipe(Effect.mapError(toPersistenceError("read", file)))
-            const record = decode(text)
+        for (const task of tasks.filter((name) => taskIdProblem(name) === undefined)) {
+          for (const { file, record } of yield* files.list(taskPaths(settings, task).pendingHistoryDir)) {
             if (Either.isRight(record)) found.push({ file, record: record.right })
-            else if (text !== "") yield* Effect.logWarning(`${file} is not a parked history record; left where it is`)
+            else yield* Effect.logWarning(`${file} is not a parked history record; left where it is`)
           }
         }
         return found
       })
 
       return {
-        park: (record) => atomic.write(fileOf(record.task_id, record.run_id), `${encode(record)}\n`),
+        park: (record) => files.write(fileOf(record.task_id, record.run_id), record, { durable: false }),
         list,
-        remove: (taskId, runId) => {
-          const file = fileOf(taskId, runId)
-          return fs.remove(file, { force: true }).pipe(Effect.mapError(toPersistenceError("remove", file)))
-        }
+        remove: (taskId, runId) => files.remove([fileOf(taskId, runId)])
       }
     })
   )

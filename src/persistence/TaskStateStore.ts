@@ -111,8 +111,8 @@ export class TaskStateStore extends Context.Tag("codex-orchestrator/TaskStateSto
 
       const readParked = (taskId: string) =>
         Effect.flatMap(parked.list(taskId), (found) =>
-          Effect.forEach(found, ({ file, summary }) =>
-            Either.match(summary, {
+          Effect.forEach(found, ({ file, record }) =>
+            Either.match(record, {
               onLeft: (problem) => Effect.as(moveAside(file, firstLine(problem)), []),
               onRight: (summary) => Effect.succeed([{ file, entry: entryOf(summary) }])
             })).pipe(Effect.map((batches) => batches.flat())))
