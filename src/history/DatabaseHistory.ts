@@ -11,10 +11,11 @@ import { ProcessInfo } from "../persistence/ProcessInfo.js"
 import { RunDirectory } from "../persistence/RunDirectory.js"
 import { TaskStateStore } from "../persistence/TaskStateStore.js"
 import { Settings } from "../Settings.js"
-import { asHistoryRun, historyRows, timed } from "./HistoryRows.js"
+import { asHistoryRun, historyRows } from "./HistoryRows.js"
 import { loadPgStore } from "./loadPgStore.js"
 import type { HistoryFailure, PgStore, RunEnd } from "./PgStore.js"
 import { filesList, HistoryUnreachable, RunHistory, type RunHistoryShape } from "./RunHistory.js"
+import { timed } from "./Timing.js"
 
 /** How long a command waits for the database before it starts a run without it. */
 const READY_LIMIT = Duration.seconds(3)

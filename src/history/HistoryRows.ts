@@ -1,4 +1,3 @@
-import { Duration, Effect } from "effect"
 import type { MetricsLine } from "../domain/Records.js"
 import type { Redactor } from "../domain/Redactor.js"
 import type { RunManifest } from "../domain/RunManifest.js"
@@ -44,10 +43,3 @@ export const asHistoryRun = (row: StoredRun): HistoryRun => ({
   heartbeat_at: row.heartbeat_at,
   heartbeat_stale: row.heartbeat_stale
 })
-
-/** With CODEX_ORCHESTRATOR_LOG=debug, shows where a run's time goes. */
-export const timed = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.timed(effect).pipe(
-    Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),
-    Effect.map(([, value]) => value)
-  )

@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import { timed } from "./Timing.js"
 
 export interface RunRow {
   readonly run_id: string
@@ -145,23 +146,17 @@ export const connect = (url: string): Effect.Effect<PgStore, HistoryFailure, Sco
     // Every pooled connection gets these in its startup packet: a slow database cannot hold a run up.
     const session = new URL(url)
     session.searchParams.set("options", "-c statement_timeout=5s -c lock_timeout=5s")
-    const sql = yield* timed("open the pool", openPool(session.toString()))
-    const version = yield* timed("check the schema version", attempt(schemaVersion(sql)))
+    const sql = yield* timed("open the pool")(openPool(session.toString()))
+    const version = yield* timed("check the schema version")(attempt(schemaVersion(sql)))
     if (version > SCHEMA_VERSION) {
       return yield* new HistoryFailure({
         kind: "newer-schema",
         message: `the shared history is at schema version ${version}, newer than this program's ${SCHEMA_VERSION}; upgrade codex-orchestrator`
       })
     }
-    if (version < SCHEMA_VERSION) yield* timed("migrate", attempt(migrate(sql).pipe(Effect.provideService(SqlClient.SqlClient, sql))))
+    if (version < SCHEMA_VERSION) yield* timed("migrate")(attempt(migrate(sql).pipe(Effect.provideService(SqlClient.SqlClient, sql))))
     return store(sql)
   })
-
-const timed = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.timed(effect).pipe(
-    Effect.tap(([took]) => Effect.logDebug(`shared history timing: ${what} ${Duration.toMillis(took).toFixed(1)} ms`)),
-    Effect.map(([, value]) => value)
-  )
 
 const openPool = (url: string) =>
   PgClient.make({
